@@ -1,0 +1,47 @@
+# confreg: `make run` serves the demo at http://127.0.0.1:5000; `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := wsgi.py
+# make test DB=postgres runs the suite on PostgreSQL instead of SQLite.
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+ifeq ($(DB),postgres)
+TEST_ENV := TEST_DATABASE_URL=$(PG_URL)
+endif
+
+.PHONY: run test test-all bench system-deps clean-db
+
+$(BIN)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(BIN)/.dev-installed: $(BIN)/.installed requirements-dev.txt
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+instance:
+	mkdir -p instance/outbox
+
+run: $(BIN)/.installed instance
+	$(BIN)/flask db upgrade
+	$(BIN)/flask demo load
+	@echo "邮件不外发：请在 http://127.0.0.1:5000/outbox/ 或 instance/outbox/*.eml 查看。"
+	MAIL_OUTBOX_DIR=$(CURDIR)/instance/outbox $(BIN)/flask run --host 127.0.0.1 --port 5000
+
+# Debian packages the tests use: Chromium for the browser tests, poppler-utils for pdftotext.
+system-deps:
+	@command -v pdftotext >/dev/null && command -v chromium >/dev/null || { \
+	  echo "installing chromium and poppler-utils with apt-get"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium poppler-utils fonts-wqy-microhei >/dev/null; }
+
+test: $(BIN)/.dev-installed system-deps
+	$(TEST_ENV) $(BIN)/pytest -q $(PYTEST_ARGS)
+
+bench: $(BIN)/.dev-installed
+	$(BIN)/python bench/register.py
+
+clean-db:
+	rm -f instance/confreg.db instance/confreg.db-wal instance/confreg.db-shm

@@ -1,0 +1,49 @@
+"""Configuration read from the environment; SQLite by default."""
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'confreg.db'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    WTF_CSRF_TIME_LIMIT = None  # a phone user may take an hour over the form
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    MAX_CONTENT_LENGTH = 20 * 1024 * 1024
+
+    # Public address used in e-mailed links (no request context when mail is retried).
+    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
+
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "") == "1"
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = os.environ.get(
+        "MAIL_DEFAULT_SENDER", "城乡社区工作委员会会务组 <noreply@confreg.local>"
+    )
+    MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "10"))
+    # When set, mail is written as .eml files into this folder instead of SMTP
+    # (the `make run` outbox a person can open).
+    MAIL_OUTBOX_DIR = os.environ.get("MAIL_OUTBOX_DIR") or None
+    MAIL_MAX_ATTEMPTS = 8
+
+    TIMEZONE = "Asia/Shanghai"
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    SERVER_NAME = None
+    BASE_URL = "http://confreg.test"
+    MAIL_SERVER = "127.0.0.1"
+    MAIL_PORT = 1  # each test that reads mail points this at its own SMTP server
+    MAIL_TIMEOUT = 5
+    MAIL_OUTBOX_DIR = None

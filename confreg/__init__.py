@@ -1,0 +1,63 @@
+"""confreg: registration for the association's meetings, courses and calls."""
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+
+from .database import configure_engine
+from .extensions import csrf, db, mail, migrate
+
+
+def create_app(config_object: str | object = "config.Config", **overrides) -> Flask:
+    """Build the application: extensions, blueprints, CLI and error pages."""
+    app = Flask(__name__, template_folder="../templates", instance_relative_config=False)
+    app.config.from_object(config_object)
+    app.config.update(overrides)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_project_dir() / "migrations"),
+                     render_as_batch=True)
+    mail.init_app(app)
+    csrf.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+
+    from . import models  # noqa: F401  (register the tables with the metadata)
+    from .views import manage, outbox, public
+
+    app.register_blueprint(public.bp)
+    app.register_blueprint(manage.bp)
+    if app.config.get("MAIL_OUTBOX_DIR"):
+        app.register_blueprint(outbox.bp)
+
+    from .cli import register_commands
+    from .templating import register_template_helpers
+
+    register_commands(app)
+    register_template_helpers(app)
+    _register_error_pages(app)
+    return app
+
+
+def _project_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent
+
+
+def _register_error_pages(app: Flask) -> None:
+    @app.errorhandler(404)
+    def not_found(error):
+        return render_template("errors/404.html"), 404
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(error):
+        return render_template("errors/csrf.html"), 400
+
+    @app.errorhandler(413)
+    def too_large(error):
+        return render_template("errors/generic.html", title="提交的内容过大",
+                               message="请减小文件或内容后重试。"), 413
+
+    @app.errorhandler(500)
+    def server_error(error):
+        return render_template("errors/generic.html", title="服务器出错了",
+                               message="很抱歉，请稍后重试；如仍有问题请联系会务组。"), 500

@@ -1,0 +1,1 @@
+"""Flask-WTF forms: the shape of the input and single-field rules."""

@@ -1,0 +1,179 @@
+"""The registration form: a unit, its contact, 1..n attendees, invoice details, consent."""
+from flask_wtf import FlaskForm
+from wtforms import (BooleanField, DateField, FieldList, Form, FormField, HiddenField,
+                     RadioField, SelectField, StringField, TextAreaField)
+from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
+
+from ..checks import (ETHNIC_GROUPS, PROVINCES, credit_code_is_valid, id_number_is_valid,
+                      is_mainland_mobile, normalize_credit_code)
+from ..models.registrations import (ACCOMMODATIONS, DIETS, GENDERS, INVOICE_TYPES,
+                                    TIER_CLAIMS)
+
+MAX_ATTENDEES = 50
+CREDIT_CODE_CHARS = set("0123456789ABCDEFGHJKLMNPQRTUWXY")
+
+
+def mainland_mobile(form, field):
+    if field.data and not is_mainland_mobile(field.data):
+        raise ValidationError("请填写 11 位中国大陆手机号码，如 13812345678。")
+
+
+def person_name(form, field):
+    name = (field.data or "").strip()
+    if not 2 <= len(name) <= 30:
+        raise ValidationError("姓名应为 2～30 个字。")
+    if any(ch.isdigit() for ch in name):
+        raise ValidationError("姓名中不能有数字。")
+
+
+def strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class AttendeeForm(Form):
+    """One attendee row; CSRF is on the enclosing form."""
+
+    id = HiddenField()
+    name = StringField("姓名", [InputRequired("请填写姓名。"), person_name], filters=[strip])
+    gender = RadioField("性别", choices=list(GENDERS.items()),
+                        validators=[InputRequired("请选择性别。")])
+    ethnicity = SelectField("民族（选填）", choices=[("", "请选择")] + [(e, e) for e in ETHNIC_GROUPS],
+                            validate_choice=True, default="")
+    title = StringField("职务/职称", [InputRequired("请填写职务或职称。"),
+                                     Length(max=50, message="职务/职称不超过 50 个字。")],
+                        filters=[strip])
+    mobile = StringField("手机", [InputRequired("请填写手机号码。"), mainland_mobile],
+                         filters=[strip])
+    email = StringField("邮箱（选填）", [Optional(), Email("邮箱格式不正确，如 name@example.com。"),
+                                      Length(max=254)], filters=[strip])
+    id_number = StringField("身份证号", filters=[strip])
+    accommodation = RadioField("住宿", choices=list(ACCOMMODATIONS.items()), default="shared",
+                               validators=[InputRequired("请选择住宿安排。")])
+    arrival_on = DateField("到达日期", [InputRequired("请填写到达日期。")],
+                           format="%Y-%m-%d")
+    departure_on = DateField("离开日期", [InputRequired("请填写离开日期。")],
+                             format="%Y-%m-%d")
+    diet = RadioField("饮食", choices=list(DIETS.items()), default="none",
+                      validators=[InputRequired("请选择饮食要求。")])
+    remarks = TextAreaField("备注（选填）", [Length(max=200, message="备注不超过 200 个字。")],
+                            filters=[strip])
+
+
+class UnitFields(FlaskForm):
+    """Unit, contact and invoice details: shared by the registration and edit forms."""
+
+    unit_name = StringField("单位名称", [InputRequired("请填写单位全称。"),
+                                        Length(min=2, max=100, message="单位名称应为 2～100 个字。")],
+                            filters=[strip])
+    tier_claim = RadioField("单位类别", choices=list(TIER_CLAIMS.items()),
+                            validators=[InputRequired("请选择单位类别。")])
+    credit_code = StringField("统一社会信用代码（选填）", filters=[strip])
+    credit_code_confirmed = BooleanField("我已核对，确认代码无误")
+    province = SelectField("省份", choices=[("", "请选择")] + [(p, p) for p in PROVINCES],
+                           validators=[InputRequired("请选择省份。")])
+    city = StringField("城市", [InputRequired("请填写所在城市。"), Length(max=30)], filters=[strip])
+    address = StringField("通讯地址（选填）", [Length(max=150, message="地址不超过 150 个字。")],
+                          filters=[strip])
+    contact_name = StringField("联系人", [InputRequired("请填写联系人姓名。"), person_name],
+                               filters=[strip])
+    contact_mobile = StringField("联系人手机", [InputRequired("请填写联系人手机。"), mainland_mobile],
+                                 filters=[strip])
+    contact_email = StringField("联系人邮箱", [InputRequired("请填写联系人邮箱，确认信将发到这里。"),
+                                          Email("邮箱格式不正确，如 name@example.com。"),
+                                          Length(max=254)], filters=[strip])
+
+    invoice_title = StringField("发票抬头（默认为单位名称）",
+                                [Length(max=100, message="发票抬头不超过 100 个字。")],
+                                filters=[strip])
+    invoice_taxpayer_id = StringField("纳税人识别号", filters=[strip])
+    invoice_type = RadioField("发票类型", choices=list(INVOICE_TYPES.items()), default="ordinary",
+                              validators=[InputRequired("请选择发票类型。")])
+    invoice_content = StringField("发票内容", [Length(max=30)], filters=[strip])
+    invoice_email = StringField("接收电子发票的邮箱（默认为联系人邮箱）",
+                                [Optional(), Email("邮箱格式不正确，如 name@example.com。"),
+                                 Length(max=254)], filters=[strip])
+
+    def validate_credit_code(self, field):
+        code = normalize_credit_code(field.data or "")
+        if not code:
+            return
+        if len(code) != 18 or not set(code) <= CREDIT_CODE_CHARS:
+            raise ValidationError("统一社会信用代码为 18 位数字或大写字母（不含 I、O、Z、S、V）。")
+        if not credit_code_is_valid(code) and not self.credit_code_confirmed.data:
+            self.credit_code_needs_confirmation = True
+            raise ValidationError("代码校验位不符，请核对。部分早期代码无法通过校验："
+                                  "如确认无误，请勾选下方“确认代码无误”后再提交。")
+
+    def validate_invoice_taxpayer_id(self, field):
+        value = normalize_credit_code(field.data or "")
+        if value and not (15 <= len(value) <= 20 and value.isalnum()):
+            raise ValidationError("纳税人识别号一般为 15～20 位数字或字母，通常与统一社会信用代码相同。")
+        if not value and self.invoice_type.data == "special":
+            raise ValidationError("开具增值税专用发票须填写纳税人识别号。")
+
+
+class AttendeeRows:
+    """The attendee rows and their cross-field rules (dates within the event, ID numbers)."""
+
+    attendees = FieldList(FormField(AttendeeForm), min_entries=1, max_entries=MAX_ATTENDEES)
+
+    def __init__(self, *args, event=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.event = event
+
+    def validate_attendees(self, field):
+        event = self.event
+        if not field.entries:
+            raise ValidationError("请至少填写一名参会人员。")
+        seen: dict[str, int] = {}
+        for number, entry in enumerate(field.entries, start=1):
+            row = entry.form
+            arrival, departure = row.arrival_on.data, row.departure_on.data
+            if event is not None and arrival and not event.starts_on <= arrival <= event.ends_on:
+                row.arrival_on.errors = [*row.arrival_on.errors, _within(event)]
+            if event is not None and departure and not event.starts_on <= departure <= event.ends_on:
+                row.departure_on.errors = [*row.departure_on.errors, _within(event)]
+            if arrival and departure and departure < arrival:
+                row.departure_on.errors = [*row.departure_on.errors, "离开日期不能早于到达日期。"]
+            if event is not None and event.ask_id_number:
+                value = (row.id_number.data or "").strip()
+                if not value:
+                    row.id_number.errors = [*row.id_number.errors, "请填写身份证号。"]
+                elif not id_number_is_valid(value):
+                    row.id_number.errors = [*row.id_number.errors,
+                                            "身份证号校验不符，请核对 18 位号码（末位可为 X）。"]
+            mobile = (row.mobile.data or "").strip()
+            if mobile and mobile in seen:
+                row.mobile.errors = [*row.mobile.errors,
+                                     f"与第 {seen[mobile]} 位参会人员的手机号相同。"]
+            seen.setdefault(mobile, number)
+        if any(entry.form.errors for entry in field.entries) and not field.errors:
+            # Row errors are shown beside their fields; the list itself needs no message.
+            raise ValidationError("")
+
+
+class RegistrationForm(AttendeeRows, UnitFields):
+    consent = BooleanField("我已阅读并同意《个人信息收集与使用说明》",
+                           [InputRequired("请阅读并同意个人信息收集与使用说明后提交。")])
+
+
+class RegistrationEditForm(AttendeeRows, UnitFields):
+    """The unit changes its registration from its private page."""
+
+
+class InvoiceForm(FlaskForm):
+    invoice_title = UnitFields.invoice_title
+    invoice_taxpayer_id = UnitFields.invoice_taxpayer_id
+    invoice_type = UnitFields.invoice_type
+    invoice_content = UnitFields.invoice_content
+    invoice_email = UnitFields.invoice_email
+    validate_invoice_taxpayer_id = UnitFields.validate_invoice_taxpayer_id
+
+
+class ConfirmForm(FlaskForm):
+    """An empty form: a button that carries the CSRF token."""
+
+
+def _within(event) -> str:
+    return (f"日期须在活动期间（{event.starts_on.month}月{event.starts_on.day}日—"
+            f"{event.ends_on.month}月{event.ends_on.day}日）。")

@@ -1,0 +1,1 @@
+"""Printed documents: render_x(data) -> PDF bytes; no queries, no request."""

@@ -1,0 +1,36 @@
+"""Writing the audit log."""
+from datetime import date, datetime
+from decimal import Decimal
+
+from ..extensions import db
+from ..models import AuditEntry
+
+
+def _json_safe(value):
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return value
+
+
+def diff(before: dict, after: dict) -> dict:
+    """Return {field: [before, after]} for the fields whose values differ."""
+    return {
+        key: [_json_safe(before.get(key)), _json_safe(after.get(key))]
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    }
+
+
+def record_audit(*, actor: str, action: str, object_type: str, object_id: int | None,
+                 summary: str, changes: dict | None = None, event_id: int | None = None,
+                 registration_id: int | None = None) -> AuditEntry:
+    """Add an audit entry to the current transaction."""
+    entry = AuditEntry(
+        actor=actor, action=action, object_type=object_type, object_id=object_id,
+        summary=summary, changes=changes or {}, event_id=event_id,
+        registration_id=registration_id,
+    )
+    db.session.add(entry)
+    return entry

@@ -1,0 +1,60 @@
+"""Assembling the data of printed documents from the database (the pdf package draws it)."""
+from datetime import date
+
+from ..checks import mask_mobile, rmb_capitals
+from ..models import Registration
+from ..pdf.payment_notice import FeeLine, NoticeAttendee, PaymentNotice
+from ..timeutil import format_month_day_cn
+
+
+def transfer_remark(registration: Registration) -> str:
+    """The exact remark to write on the transfer: the code first, so a truncated remark keeps it."""
+    return f"{registration.code} {registration.event.payment_remark}".strip()
+
+
+def payment_notice_of(registration: Registration, *, today: date) -> PaymentNotice:
+    """Collect what the payment notice shows for a registration."""
+    event = registration.event
+    fee_lines: dict[tuple, FeeLine] = {}
+    tier = event.tier(registration.tier_status in ("member_verified", "member_pending"))
+    for attendee in registration.attendees:
+        key = (tier.label if tier else "服务费", attendee.fee)
+        line = fee_lines.setdefault(key, FeeLine(label=key[0], unit_price=attendee.fee,
+                                                 quantity=0, amount=attendee.fee * 0))
+        line.quantity += 1
+        line.amount += attendee.fee
+    pending_note = None
+    if registration.tier_status == "member_pending":
+        standard = event.tier(False).amount * len(registration.attendees)
+        pending_note = (f"会员价待核实：会务组核实会员资格后确认金额；如未通过核实，"
+                        f"应按标准价缴纳 {standard:,.2f} 元。")
+    return PaymentNotice(
+        event_title=event.title,
+        organiser=event.organiser,
+        code=registration.code,
+        issued_on=today,
+        unit_name=registration.unit_name,
+        contact_name=registration.contact_name,
+        contact_mobile=mask_mobile(registration.contact_mobile),
+        attendees=[
+            NoticeAttendee(
+                name=a.name, gender=a.gender_label, position=a.title,
+                accommodation=a.accommodation_label,
+                stay=f"{format_month_day_cn(a.arrival_on)}—{format_month_day_cn(a.departure_on)}",
+                fee=a.fee,
+            )
+            for a in registration.attendees
+        ],
+        fee_lines=list(fee_lines.values()),
+        total=registration.total_amount,
+        total_capitals=rmb_capitals(registration.total_amount),
+        payee_name=event.payee_name,
+        bank_name=event.bank_name,
+        bank_account=event.bank_account,
+        remark=transfer_remark(registration),
+        payment_deadline=event.payment_deadline or event.starts_on,
+        invoice_note=event.invoice_note,
+        contacts=[c.as_line() for c in event.contacts],
+        pending_note=pending_note,
+        status_note=None if registration.is_active else "本报名已取消，请勿付款",
+    )

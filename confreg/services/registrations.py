@@ -1,0 +1,380 @@
+"""Registering a unit and its attendees, changing and cancelling a registration."""
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from ..checks import new_registration_code, normalize_credit_code, normalize_mobile
+from ..extensions import db
+from ..models import Attendee, Event, MemberUnit, Registration
+from ..models.registrations import MEMBER_CLAIMS, TIER_STATUSES, hash_token
+from ..notifications import queue_mail
+from ..timeutil import format_date_cn
+from . import ServiceError
+from .audit import diff, record_audit
+from .members import find_member
+
+
+@dataclass
+class UnitDetails:
+    unit_name: str
+    tier_claim: str
+    province: str
+    city: str
+    contact_name: str
+    contact_mobile: str
+    contact_email: str
+    address: str = ""
+    credit_code: str = ""
+    credit_code_confirmed: bool = False
+    invoice_title: str = ""
+    invoice_taxpayer_id: str = ""
+    invoice_type: str = "ordinary"
+    invoice_content: str = ""
+    invoice_email: str = ""
+
+
+@dataclass
+class AttendeeDetails:
+    name: str
+    gender: str
+    title: str
+    mobile: str
+    accommodation: str
+    arrival_on: date
+    departure_on: date
+    ethnicity: str = ""
+    email: str = ""
+    id_number: str = ""
+    diet: str = "none"
+    remarks: str = ""
+    id: int | None = field(default=None, compare=False)
+
+
+@dataclass
+class FeeQuote:
+    """The price per attendee for a unit, and what it would be if a member claim fails."""
+
+    tier_status: str
+    unit_price: Decimal
+    member_unit: MemberUnit | None = None
+    price_if_rejected: Decimal | None = None
+
+
+INVOICE_FIELDS = ("invoice_title", "invoice_taxpayer_id", "invoice_type", "invoice_content",
+                  "invoice_email")
+UNIT_FIELDS = ("unit_name", "tier_claim", "credit_code", "credit_code_confirmed", "province",
+               "city", "address", "contact_name", "contact_mobile", "contact_email")
+ATTENDEE_FIELDS = ("name", "gender", "ethnicity", "title", "mobile", "email", "id_number",
+                   "accommodation", "arrival_on", "departure_on", "diet", "remarks")
+
+
+def quote_fee(event: Event, tier_claim: str, unit_name: str, credit_code: str,
+              today: date) -> FeeQuote:
+    """Price one attendee: member claims matched in the registry, unmatched ones pending."""
+    if event.is_free:
+        return FeeQuote("standard", Decimal("0"))
+    member_tier, standard_tier = event.tier(True), event.tier(False)
+    if tier_claim not in MEMBER_CLAIMS or member_tier is None:
+        return FeeQuote("standard", standard_tier.amount)
+    member = find_member(unit_name, credit_code, today)
+    if member is not None:
+        return FeeQuote("member_verified", member_tier.amount, member_unit=member)
+    return FeeQuote("member_pending", member_tier.amount, price_if_rejected=standard_tier.amount)
+
+
+def lock_event(event_id: int) -> Event:
+    """Load the event and hold its row lock until commit (PostgreSQL; SQLite holds the db lock)."""
+    return db.session.execute(
+        select(Event).where(Event.id == event_id).with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+
+
+def seats_taken(event: Event) -> int:
+    """Count attendees of active registrations."""
+    return db.session.scalar(
+        select(func.count(Attendee.id)).join(Registration)
+        .where(Attendee.event_id == event.id, Registration.status == "active")
+    )
+
+
+def seats_left(event: Event) -> int | None:
+    """Places still free, or None for an event without a limit."""
+    if not event.capacity:
+        return None
+    return max(event.capacity - seats_taken(event), 0)
+
+
+def _check_capacity(event: Event, extra: int) -> None:
+    if extra <= 0 or not event.capacity:
+        return
+    left = event.capacity - seats_taken(event)
+    if left <= 0:
+        raise ServiceError("本次活动名额已满，报名已停止。如有疑问请联系会务组。")
+    if extra > left:
+        raise ServiceError(f"名额不足：目前仅剩 {left} 个名额，请减少参会人数或联系会务组。",
+                           field="attendees")
+
+
+def _new_code() -> str:
+    while True:
+        code = new_registration_code()
+        if db.session.scalar(select(func.count()).where(Registration.code == code)) == 0:
+            return code
+
+
+def _clean_unit(unit: UnitDetails, event: Event) -> dict:
+    values = {name: getattr(unit, name) for name in UNIT_FIELDS + INVOICE_FIELDS}
+    values["unit_name"] = unit.unit_name.strip()
+    values["credit_code"] = normalize_credit_code(unit.credit_code) or None
+    values["contact_mobile"] = normalize_mobile(unit.contact_mobile)
+    values["invoice_title"] = unit.invoice_title.strip() or values["unit_name"]
+    values["invoice_content"] = unit.invoice_content.strip() or event.invoice_content
+    values["invoice_email"] = unit.invoice_email.strip() or unit.contact_email
+    values["invoice_taxpayer_id"] = normalize_credit_code(unit.invoice_taxpayer_id)
+    return values
+
+
+def _clean_attendee(details: AttendeeDetails, event: Event) -> dict:
+    values = {name: getattr(details, name) for name in ATTENDEE_FIELDS}
+    values["name"] = details.name.strip()
+    values["mobile"] = normalize_mobile(details.mobile)
+    values["id_number"] = details.id_number.strip().upper()
+    if not (event.starts_on <= details.arrival_on <= details.departure_on <= event.ends_on):
+        raise ServiceError(f"{values['name']}：到达和离开日期须在活动日期之内，且离开不早于到达。",
+                           field="attendees")
+    return values
+
+
+def _require_open(event: Event, today: date) -> None:
+    if not event.takes_registrations:
+        raise ServiceError("该活动不接受参会报名。")
+    if not event.registration_open(today):
+        raise ServiceError(f"报名已于 {format_date_cn(event.registration_deadline)} 截止。")
+
+
+def register_unit(event_id: int, unit: UnitDetails, attendees: list[AttendeeDetails], *,
+                  today: date, now: datetime) -> tuple[Registration, str]:
+    """Register a unit with its attendees; return the registration and its private token."""
+    if not attendees:
+        raise ServiceError("请至少填写一名参会人员。", field="attendees")
+    event = lock_event(event_id)
+    _require_open(event, today)
+    _check_capacity(event, len(attendees))
+
+    unit_values = _clean_unit(unit, event)
+    quote = quote_fee(event, unit.tier_claim, unit_values["unit_name"],
+                      unit_values["credit_code"], today)
+    token = secrets.token_urlsafe(24)
+    registration = Registration(
+        event_id=event.id, code=_new_code(), token_hash=hash_token(token), status="active",
+        tier_status=quote.tier_status, member_unit=quote.member_unit, consent_at=now,
+        created_at=now, updated_at=now, **unit_values,
+    )
+    for position, details in enumerate(attendees):
+        registration.attendees.append(
+            Attendee(event_id=event.id, position=position, fee=quote.unit_price,
+                     **_clean_attendee(details, event))
+        )
+    registration.total_amount = quote.unit_price * len(attendees)
+    db.session.add(registration)
+    db.session.flush()
+
+    record_audit(
+        actor=f"单位联系人 {registration.contact_name}", action="registration.created",
+        object_type="registration", object_id=registration.id, event_id=event.id,
+        registration_id=registration.id,
+        summary=f"提交报名：{len(attendees)} 人，应缴 {registration.total_amount:.2f} 元"
+                f"（{registration.tier_status_label}）",
+        changes={"attendees": [None, [a.name for a in registration.attendees]],
+                 "total_amount": [None, f"{registration.total_amount:.2f}"]},
+    )
+    queue_mail("registration_confirmed", registration.contact_email, registration=registration,
+               context={"registration": registration, "event": event, "token": token,
+                        "quote": quote})
+    return registration, token
+
+
+def find_by_token(token: str) -> Registration | None:
+    """Return the registration a private link opens, or None."""
+    if not token or len(token) > 100:
+        return None
+    return db.session.scalar(select(Registration).where(Registration.token_hash == hash_token(token)))
+
+
+def can_edit_attendees(registration: Registration, today: date) -> bool:
+    return registration.is_active and registration.event.registration_open(today)
+
+
+def can_edit_invoice(registration: Registration, today: date) -> bool:
+    # Invoice details may be left for later: finance needs them after payment too.
+    return registration.is_active and today <= registration.event.ends_on
+
+
+def _snapshot(attendee: Attendee) -> dict:
+    return {name: getattr(attendee, name) for name in ATTENDEE_FIELDS}
+
+
+def update_registration(registration: Registration, unit: UnitDetails,
+                        attendees: list[AttendeeDetails], *, today: date, now: datetime,
+                        actor: str) -> list[str]:
+    """Apply a unit's changes to its registration, re-price it, and return what changed."""
+    if not registration.is_active:
+        raise ServiceError("该报名已取消，不能修改。")
+    if not attendees:
+        raise ServiceError("请至少保留一名参会人员。", field="attendees")
+    event = lock_event(registration.event_id)
+    if not registration.event.registration_open(today):
+        raise ServiceError(f"报名已于 {format_date_cn(event.registration_deadline)} 截止，"
+                           "不能再修改参会人员。如需换人请联系会务组。")
+    existing = {a.id: a for a in registration.attendees}
+    kept_ids = {d.id for d in attendees if d.id in existing}
+    _check_capacity(event, len(attendees) - len(kept_ids))
+
+    unit_before = {name: getattr(registration, name) for name in UNIT_FIELDS + INVOICE_FIELDS}
+    unit_after = _clean_unit(unit, event)
+    notes: list[str] = []
+    pricing_changed = any(unit_before[k] != unit_after[k]
+                          for k in ("unit_name", "tier_claim", "credit_code"))
+    for name, value in unit_after.items():
+        setattr(registration, name, value)
+
+    cleaned = [(d, _clean_attendee(d, event)) for d in attendees]
+    attendee_changes: dict = {}
+    for attendee_id, attendee in list(existing.items()):
+        if attendee_id not in kept_ids:
+            notes.append(f"删除参会人员 {attendee.name}")
+            attendee_changes[f"attendee:{attendee_id}"] = [diff({}, _snapshot(attendee)), None]
+            registration.attendees.remove(attendee)
+    for position, (details, values) in enumerate(cleaned):
+        attendee = existing.get(details.id) if details.id in kept_ids else None
+        if attendee is None:
+            attendee = Attendee(event_id=event.id, **values)
+            registration.attendees.append(attendee)
+            notes.append(f"新增参会人员 {values['name']}")
+        else:
+            changed = diff(_snapshot(attendee), values)
+            if changed:
+                attendee_changes[f"attendee:{attendee.id}"] = changed
+                if "name" in changed:
+                    notes.append(f"参会人员 {changed['name'][0]} 改为 {changed['name'][1]}")
+                else:
+                    notes.append(f"修改参会人员 {values['name']} 的信息")
+            for name, value in values.items():
+                setattr(attendee, name, value)
+        attendee.position = position
+
+    if pricing_changed:
+        quote = quote_fee(event, registration.tier_claim, registration.unit_name,
+                          registration.credit_code, today)
+        if quote.tier_status != registration.tier_status:
+            notes.append(f"收费类别：{registration.tier_status_label} → "
+                         f"{_status_label(quote.tier_status)}")
+        registration.tier_status = quote.tier_status
+        registration.member_unit = quote.member_unit
+        unit_price = quote.unit_price
+    else:
+        unit_price = _current_unit_price(registration, event)
+    total_before = registration.total_amount
+    for attendee in registration.attendees:
+        attendee.fee = unit_price
+    registration.total_amount = unit_price * len(registration.attendees)
+    if registration.total_amount != total_before:
+        notes.append(f"应缴金额 {total_before:.2f} 元 → {registration.total_amount:.2f} 元")
+
+    unit_changes = diff(unit_before, {k: getattr(registration, k) for k in unit_before})
+    if unit_changes:
+        notes.insert(0, "修改单位信息：" + "、".join(_FIELD_LABELS.get(k, k) for k in unit_changes))
+    if not notes:
+        return []
+    registration.updated_at = now
+    db.session.flush()
+    record_audit(
+        actor=actor, action="registration.updated", object_type="registration",
+        object_id=registration.id, event_id=event.id, registration_id=registration.id,
+        summary="；".join(notes),
+        changes={**unit_changes, **attendee_changes,
+                 **({"total_amount": [f"{total_before:.2f}", f"{registration.total_amount:.2f}"]}
+                    if registration.total_amount != total_before else {})},
+    )
+    queue_mail("registration_changed", registration.contact_email, registration=registration,
+               context={"registration": registration, "event": event, "notes": notes})
+    return notes
+
+
+def update_invoice_details(registration: Registration, values: dict, *, today: date,
+                           now: datetime, actor: str) -> bool:
+    """Change only the invoice details; allowed until the event ends."""
+    if not can_edit_invoice(registration, today):
+        raise ServiceError("该报名已取消或活动已结束，发票信息不能再修改。")
+    before = {k: getattr(registration, k) for k in INVOICE_FIELDS}
+    after = dict(before)
+    after.update({k: (values.get(k) or "").strip() for k in INVOICE_FIELDS})
+    after["invoice_title"] = after["invoice_title"] or registration.unit_name
+    after["invoice_content"] = after["invoice_content"] or registration.event.invoice_content
+    after["invoice_email"] = after["invoice_email"] or registration.contact_email
+    after["invoice_taxpayer_id"] = normalize_credit_code(after["invoice_taxpayer_id"])
+    changes = diff(before, after)
+    if not changes:
+        return False
+    for name, value in after.items():
+        setattr(registration, name, value)
+    registration.updated_at = now
+    record_audit(actor=actor, action="registration.invoice_updated", object_type="registration",
+                 object_id=registration.id, event_id=registration.event_id,
+                 registration_id=registration.id,
+                 summary="修改发票信息：" + "、".join(_FIELD_LABELS[k] for k in changes),
+                 changes=changes)
+    return True
+
+
+def cancel_registration(registration: Registration, *, now: datetime, actor: str) -> None:
+    """Cancel a registration before payment; its places return to the event."""
+    lock_event(registration.event_id)
+    if not registration.is_active:
+        raise ServiceError("该报名已取消。")
+    registration.cancel(now)
+    record_audit(actor=actor, action="registration.cancelled", object_type="registration",
+                 object_id=registration.id, event_id=registration.event_id,
+                 registration_id=registration.id,
+                 summary=f"取消报名（{len(registration.attendees)} 人，"
+                         f"原应缴 {registration.total_amount:.2f} 元）",
+                 changes={"status": ["active", "cancelled"]})
+    queue_mail("registration_cancelled", registration.contact_email, registration=registration,
+               context={"registration": registration, "event": registration.event})
+
+
+def _current_unit_price(registration: Registration, event: Event) -> Decimal:
+    if event.is_free:
+        return Decimal("0")
+    is_member = registration.tier_status in ("member_verified", "member_pending")
+    return event.tier(is_member).amount
+
+
+def _status_label(status: str) -> str:
+    return TIER_STATUSES.get(status, status)
+
+
+def price_if_rejected(registration: Registration) -> Decimal | None:
+    """What a pending member claim would cost at the standard price."""
+    if registration.tier_status != "member_pending":
+        return None
+    return registration.event.tier(False).amount * len(registration.attendees)
+
+
+_FIELD_LABELS = {
+    "unit_name": "单位名称", "tier_claim": "单位类别", "credit_code": "统一社会信用代码",
+    "credit_code_confirmed": "信用代码确认", "province": "省份", "city": "城市",
+    "address": "地址", "contact_name": "联系人", "contact_mobile": "联系人手机",
+    "contact_email": "联系人邮箱", "invoice_title": "发票抬头",
+    "invoice_taxpayer_id": "纳税人识别号", "invoice_type": "发票类型",
+    "invoice_content": "发票内容", "invoice_email": "接收发票邮箱",
+}
+
+
+def unit_details_of(registration: Registration) -> dict:
+    return {k: getattr(registration, k) for k in UNIT_FIELDS + INVOICE_FIELDS}
+

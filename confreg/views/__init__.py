@@ -1,0 +1,1 @@
+"""Blueprints: public (notices, registration), manage (a unit's private pages)."""

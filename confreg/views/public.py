@@ -1,0 +1,106 @@
+"""Public pages: the list of events, each notice, the registration form."""
+from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from sqlalchemy import select
+
+from ..database import utcnow
+from ..extensions import db
+from ..forms.registration import RegistrationForm
+from ..forms.registration_rows import rebuild_rows, row_action
+from ..models import Event
+from ..notifications import send_queued_mail
+from ..services import ServiceError
+from ..services.registrations import register_unit, seats_left
+from ..timeutil import china_today
+from .formdata import attendee_details, unit_details
+
+bp = Blueprint("public", __name__)
+
+
+def published_event_or_404(key: str) -> Event:
+    event = db.session.scalar(select(Event).where(Event.key == key, Event.published.is_(True)))
+    if event is None:
+        abort(404)
+    return event
+
+
+@bp.route("/")
+def index():
+    today = china_today()
+    events = db.session.scalars(
+        select(Event).where(Event.published.is_(True)).order_by(Event.starts_on)
+    ).all()
+    groups = {"open": [], "closed": [], "past": []}
+    for event in events:
+        groups[event.phase(today)].append(event)
+    groups["past"].reverse()
+    return render_template("public/index.html", groups=groups, today=today)
+
+
+@bp.route("/events/<key>")
+def notice(key):
+    event = published_event_or_404(key)
+    return render_template("public/notice.html", event=event, today=china_today(),
+                           seats_left=seats_left(event) if event.takes_registrations else None)
+
+
+@bp.route("/events/<key>/print")
+def notice_print(key):
+    event = published_event_or_404(key)
+    return render_template("public/notice_print.html", event=event, today=china_today())
+
+
+@bp.route("/privacy")
+def privacy():
+    return render_template("public/privacy.html")
+
+
+def _closed_reason(event: Event, today) -> str | None:
+    if not event.registration_open(today):
+        return f"报名已于 {event.registration_deadline:%Y年%m月%d日} 截止，在线报名已关闭。"
+    left = seats_left(event)
+    if left == 0:
+        return "本次活动名额已满，报名已停止。如有疑问请联系会务组。"
+    return None
+
+
+@bp.route("/events/<key>/register", methods=["GET", "POST"])
+def register(key):
+    event = published_event_or_404(key)
+    if not event.takes_registrations:
+        abort(404)
+    today = china_today()
+    closed = _closed_reason(event, today)
+    action = row_action(request.form) if request.method == "POST" else None
+    if action is not None:
+        add, drop = action
+        formdata = rebuild_rows(request.form, add=add, drop=drop, starts_on=event.starts_on,
+                                ends_on=event.ends_on)
+        form = RegistrationForm(formdata=formdata, event=event)
+        return _render_form(event, form, closed)
+
+    form = RegistrationForm(event=event)
+    if request.method == "GET":
+        form.invoice_content.data = event.invoice_content
+        for entry in form.attendees.entries:
+            entry.form.arrival_on.data = event.starts_on
+            entry.form.departure_on.data = event.ends_on
+    if closed:
+        return _render_form(event, form, closed, status=409 if request.method == "POST" else 200)
+    if form.validate_on_submit():
+        try:
+            registration, token = register_unit(
+                event.id, unit_details(form), attendee_details(form), today=today, now=utcnow()
+            )
+        except ServiceError as error:
+            db.session.rollback()
+            return _render_form(event, form, None, service_error=error, status=409)
+        db.session.commit()
+        send_queued_mail()
+        session["new_registration"] = registration.code
+        return redirect(url_for("manage.show", token=token))
+    return _render_form(event, form, None, status=422 if request.method == "POST" else 200)
+
+
+def _render_form(event, form, closed, *, service_error=None, status=200):
+    return render_template("public/register.html", event=event, form=form, closed=closed,
+                           service_error=service_error, seats_left=seats_left(event)), status

@@ -1,0 +1,243 @@
+"""Fixtures: the app on SQLite or PostgreSQL (TEST_DATABASE_URL), a real SMTP server,
+a live HTTP server for browser and concurrency tests, and form helpers."""
+import os
+import re
+import threading
+import uuid
+from datetime import date, timedelta
+from decimal import Decimal
+from email import message_from_bytes, policy
+
+import pytest
+from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
+
+from config import TestConfig
+from confreg import create_app
+from confreg.extensions import db
+from confreg.models import Event, EventContact, FeeTier, MemberUnit, ScheduleItem
+from confreg.checks import normalize_unit_name
+from confreg.timeutil import china_today
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    return url if url.startswith("postgresql") else None
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    base = _postgres_url()
+    if base is None:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    name = f"confreg_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield base.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    from flask_migrate import upgrade
+
+    application = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=database_url,
+                             SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 20, "max_overflow": 20}
+                             if database_url.startswith("postgresql") else {})
+    with application.app_context():
+        upgrade()  # the real migrations, not create_all()
+    return application
+
+
+@pytest.fixture(autouse=True)
+def _clean_tables(request, app):
+    yield
+    if "app" not in request.fixturenames:
+        return
+    with app.app_context():
+        db.session.remove()
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(table.delete())
+        db.session.commit()
+        db.session.remove()
+
+
+@pytest.fixture
+def app_ctx(app):
+    with app.app_context():
+        yield
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def make_event(**overrides) -> Event:
+    """An open meeting like Xining's, shifted to start 30 days from today (China time)."""
+    today = china_today()
+    start = overrides.pop("starts_on", today + timedelta(days=30))
+    values = dict(
+        key=f"test-{uuid.uuid4().hex[:6]}", kind="meeting", published=True,
+        title="全国基层物业管理服务创新发展经验交流会", short_title="测试会议",
+        organiser="中国社会工作联合会城乡社区工作委员会", co_organiser="青海省社会工作协会",
+        city="青海省西宁市", venue_name="西宁大厦", venue_address="青海省西宁市城东区建国路61号",
+        venue_phone="0971-8164800", starts_on=start, ends_on=start + timedelta(days=3),
+        registration_deadline=start - timedelta(days=10),
+        materials_deadline=start - timedelta(days=19),
+        payment_deadline=start - timedelta(days=5), capacity=200,
+        fee_covers="含食宿、场地、资料等费用", payee_name="中国社会工作联合会",
+        bank_name="中国工商银行北京朝阳支行", bank_account="0200003409014427548",
+        payment_remark="城乡社区工作委员会服务费", invoice_content="培训服务",
+        invoice_note="收到汇款后开具正式电子发票。",
+    )
+    values.update(overrides)
+    event = Event(**values)
+    event.fee_tiers = [
+        FeeTier(code="member", label="委员会委员单位或联合会会员单位", amount=Decimal("2980"),
+                is_member=True, position=0),
+        FeeTier(code="standard", label="其他单位、相关社会机构或个人等", amount=Decimal("3580"),
+                is_member=False, position=1),
+    ]
+    event.schedule = [ScheduleItem(day=start, period="全天", text="报到", position=0)]
+    event.contacts = [EventContact(kind="person", label="王老师", value="13681260509", position=0)]
+    db.session.add(event)
+    db.session.commit()
+    return event
+
+
+def add_member(name: str, credit_code: str | None = None,
+               member_type: str = "committee_member") -> MemberUnit:
+    member = MemberUnit(name=name, name_key=normalize_unit_name(name), credit_code=credit_code,
+                        member_type=member_type)
+    db.session.add(member)
+    db.session.commit()
+    return member
+
+
+def registration_form(event: Event, attendees: int = 1, **overrides) -> dict:
+    """Valid form data for `attendees` people; overrides replace fields by name."""
+    data = {
+        "unit_name": "西宁市城东区东关大街街道办事处", "tier_claim": "other",
+        "credit_code": "", "province": "青海省", "city": "西宁市", "address": "建国路1号",
+        "contact_name": "马晓明", "contact_mobile": "13912345678",
+        "contact_email": "contact@example.cn", "invoice_title": "", "invoice_taxpayer_id": "",
+        "invoice_type": "ordinary", "invoice_content": "培训服务", "invoice_email": "",
+        "consent": "y", "submit": "1",
+    }
+    names = ["张伟", "王芳", "李娜", "刘洋", "陈静", "杨磊", "赵敏", "黄强"]
+    for i in range(attendees):
+        data.update({
+            f"attendees-{i}-name": names[i % len(names)] + ("" if i < len(names) else str(i)),
+            f"attendees-{i}-gender": "M" if i % 2 == 0 else "F",
+            f"attendees-{i}-ethnicity": "回族" if i == 0 else "",
+            f"attendees-{i}-title": "主任",
+            f"attendees-{i}-mobile": f"1391234{5000 + i:04d}",
+            f"attendees-{i}-email": "",
+            f"attendees-{i}-accommodation": "shared",
+            f"attendees-{i}-arrival_on": event.starts_on.isoformat(),
+            f"attendees-{i}-departure_on": event.ends_on.isoformat(),
+            f"attendees-{i}-diet": "halal" if i == 0 else "none",
+            f"attendees-{i}-remarks": "",
+        })
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def csrf_token_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+def post_form(client, url: str, data: dict, *, form_url: str | None = None,
+              follow_redirects: bool = False):
+    """GET the form page for a CSRF token, then POST the data the way a browser would."""
+    page = client.get(form_url or url)
+    assert page.status_code == 200, page.status_code
+    return client.post(url, data={**data, "csrf_token": csrf_token_from(page.text)},
+                       follow_redirects=follow_redirects)
+
+
+# --- a real SMTP server ---------------------------------------------------------------
+
+class Inbox:
+    """Messages received by the test SMTP server, parsed."""
+
+    def __init__(self):
+        self.messages = []
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        with self._lock:
+            self.messages.append(message)
+        return "250 OK"
+
+    def body(self, message) -> str:
+        return message.get_body(preferencelist=("plain",)).get_content()
+
+
+@pytest.fixture
+def smtp(app):
+    """Run an aiosmtpd server and point the app's mail at it."""
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=0)
+    controller.start()
+    state = app.extensions["mail"]
+    saved = (state.server, state.port)
+    state.server, state.port = "127.0.0.1", controller.port
+    inbox.controller = controller
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+        state.server, state.port = saved
+
+
+@pytest.fixture
+def smtp_down(app):
+    """Point the app's mail at a port where nothing listens."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    state = app.extensions["mail"]
+    saved = (state.server, state.port)
+    state.server, state.port = "127.0.0.1", port
+    try:
+        yield port
+    finally:
+        state.server, state.port = saved
+
+
+# --- a live HTTP server ----------------------------------------------------------------
+
+@pytest.fixture
+def live_server(app):
+    """Serve the app over real HTTP on a free port, one thread per request."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.url = f"http://127.0.0.1:{server.server_port}"
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+@pytest.fixture
+def today() -> date:
+    return china_today()

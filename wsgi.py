@@ -1,0 +1,3 @@
+from confreg import create_app
+
+app = create_app()
