@@ -12,6 +12,8 @@ class Config:
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'confreg.db'}"
     )
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # WTForms' own Chinese messages (its zh catalogue) instead of Flask-Babel's lookup.
+    WTF_I18N_ENABLED = False
     WTF_CSRF_TIME_LIMIT = None  # a phone user may take an hour over the form
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -47,3 +49,5 @@ class TestConfig(Config):
     MAIL_PORT = 1  # each test that reads mail points this at its own SMTP server
     MAIL_TIMEOUT = 5
     MAIL_OUTBOX_DIR = None
+    # Flask-Mail would silently drop mail under TESTING; the tests use a real SMTP server.
+    MAIL_SUPPRESS_SEND = False

@@ -2,7 +2,7 @@
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 
-from .database import configure_engine
+from .database import configure_engine, guard_sqlite_writes
 from .extensions import csrf, db, mail, migrate
 
 
@@ -19,6 +19,7 @@ def create_app(config_object: str | object = "config.Config", **overrides) -> Fl
     csrf.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
+    guard_sqlite_writes(db.session)
 
     from . import models  # noqa: F401  (register the tables with the metadata)
     from .views import manage, outbox, public

@@ -2,31 +2,37 @@
 
 SQLite allows one writer at a time.  A transaction that starts as a reader and
 later writes can fail with "database is locked" when another writer got in
-first, so every transaction that may write takes the write lock up front
-(BEGIN IMMEDIATE) and waits for it (busy_timeout).  On PostgreSQL the services
-lock the scarce row with SELECT ... FOR UPDATE before checking it.
+first, so a transaction that writes must take the write lock up front (BEGIN
+IMMEDIATE) and wait for it (busy_timeout).
+
+A request reads in an ordinary transaction (loading the event, validating the
+form, rendering) so that readers never queue behind writers.  The service that
+writes calls begin_write() before it checks anything: on SQLite that ends the
+read transaction, which has written nothing, and begins BEGIN IMMEDIATE on the
+same connection; the session is expired so everything is read again under the
+lock.  A flush on SQLite outside such a transaction raises, so a write path that
+forgot begin_write() fails in the tests instead of under load.  CLI commands and
+scripts (no request) begin every transaction IMMEDIATE.  On PostgreSQL
+begin_write() does nothing: the services lock the scarce row with
+SELECT ... FOR UPDATE before checking it.
 """
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timezone
 
-from flask import has_request_context, request
+from flask import has_request_context
 from sqlalchemy import DateTime, event
+from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 _write_intent: ContextVar[bool | None] = ContextVar("write_intent", default=None)
-
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
 
 def wants_write() -> bool:
     """Tell whether the transaction about to begin may write."""
     explicit = _write_intent.get()
     if explicit is not None:
         return explicit
-    if has_request_context():
-        return request.method not in SAFE_METHODS
-    return True  # CLI commands and scripts
+    return not has_request_context()  # requests read first; CLI and scripts write
 
 
 @contextmanager
@@ -59,7 +65,43 @@ def configure_engine(engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if wants_write() else "BEGIN")
+        write = wants_write()
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        connection.info["write"] = write
+
+
+class WriteOutsideTransaction(RuntimeError):
+    """A flush on SQLite in a transaction that did not begin IMMEDIATE."""
+
+
+def begin_write(session: Session) -> None:
+    """Make the session's transaction a write transaction before a check-then-write."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite" or connection.info.get("write"):
+        return
+    if session.new or session.dirty or session.deleted:
+        raise WriteOutsideTransaction("begin_write() must come before any change")
+    # The read transaction wrote nothing, so ending it loses nothing.
+    connection.exec_driver_sql("COMMIT")
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    connection.info["write"] = True
+    session.expire_all()  # read again under the lock
+
+
+def _refuse_unlocked_flush(session, _flush_context, _instances):
+    if not (session.new or session.dirty or session.deleted):
+        return
+    connection = session.connection()
+    if connection.dialect.name == "sqlite" and not connection.info.get("write"):
+        raise WriteOutsideTransaction(
+            "write on SQLite without begin_write(): the transaction began as a reader"
+        )
+
+
+def guard_sqlite_writes(session) -> None:
+    """Refuse a flush on SQLite unless its transaction holds the write lock."""
+    if not event.contains(session, "before_flush", _refuse_unlocked_flush):
+        event.listen(session, "before_flush", _refuse_unlocked_flush)
 
 
 class UTCDateTime(TypeDecorator):

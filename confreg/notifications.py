@@ -5,6 +5,7 @@ causes it, and sent after commit by deliver_mail(): a rollback sends nothing and
 an SMTP outage loses nothing (the row waits and is retried with back-off, from
 the next request that sends mail or from `flask mail send` run by cron).
 """
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from flask import current_app, g, render_template
 from flask_mail import Message
 from sqlalchemy import or_, select, update
 
-from .database import utcnow, write_intent
+from .database import begin_write, utcnow, write_intent
 from .extensions import db, mail
 from .models import OutboundMail
 
@@ -43,7 +44,18 @@ def queued_in_this_request() -> list[int]:
     return list(g.pop("queued_mail_ids", []))
 
 
-def _claim(mail_id: int, now: datetime) -> OutboundMail | None:
+@dataclass(frozen=True)
+class _Envelope:
+    id: int
+    kind: str
+    to_addr: str
+    subject: str
+    body_text: str
+
+
+def _claim(mail_id: int, now: datetime) -> _Envelope | None:
+    """Mark a due mail as being sent by us; commit so that no transaction stays open."""
+    begin_write(db.session)
     claimed = db.session.execute(
         update(OutboundMail)
         .where(OutboundMail.id == mail_id,
@@ -52,21 +64,42 @@ def _claim(mail_id: int, now: datetime) -> OutboundMail | None:
         .values(status="sending", attempts=OutboundMail.attempts + 1,
                 next_attempt_at=now + SENDING_LEASE)
     ).rowcount
+    envelope = None
+    if claimed:
+        row = db.session.get(OutboundMail, mail_id)
+        envelope = _Envelope(row.id, row.kind, row.to_addr, row.subject, row.body_text)
     db.session.commit()
-    return db.session.get(OutboundMail, mail_id) if claimed else None
+    return envelope
 
 
-def _transmit(row: OutboundMail) -> None:
-    message = Message(subject=row.subject, recipients=[row.to_addr], body=row.body_text,
-                      sender=current_app.config["MAIL_DEFAULT_SENDER"])
+def _transmit(envelope: _Envelope) -> None:
+    message = Message(subject=envelope.subject, recipients=[envelope.to_addr],
+                      body=envelope.body_text, sender=current_app.config["MAIL_DEFAULT_SENDER"])
     outbox = current_app.config.get("MAIL_OUTBOX_DIR")
     if outbox:
         folder = Path(outbox)
         folder.mkdir(parents=True, exist_ok=True)
         stamp = utcnow().strftime("%Y%m%d-%H%M%S")
-        (folder / f"{stamp}-{row.id:06d}-{row.kind}.eml").write_bytes(message.as_bytes())
+        (folder / f"{stamp}-{envelope.id:06d}-{envelope.kind}.eml").write_bytes(message.as_bytes())
     else:
         mail.send(message)
+
+
+def _record_result(mail_id: int, error: Exception | None, now: datetime) -> None:
+    begin_write(db.session)
+    row = db.session.get(OutboundMail, mail_id, populate_existing=True)
+    if error is None:
+        row.status, row.sent_at, row.last_error = "sent", utcnow(), ""
+    else:
+        row.last_error = f"{type(error).__name__}: {error}"[:1000]
+        if row.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
+            row.status = "failed"
+        else:
+            row.status = "pending"
+            row.next_attempt_at = now + RETRY_DELAYS[min(row.attempts - 1, len(RETRY_DELAYS) - 1)]
+        current_app.logger.warning("mail %s to %s not sent: %s", row.id, row.to_addr,
+                                   row.last_error)
+    db.session.commit()
 
 
 def deliver_mail(ids: list[int] | None = None, *, now: datetime | None = None,
@@ -84,27 +117,16 @@ def deliver_mail(ids: list[int] | None = None, *, now: datetime | None = None,
             db.session.commit()
         sent = 0
         for mail_id in ids:
-            row = _claim(mail_id, now)
-            if row is None:
+            envelope = _claim(mail_id, now)
+            if envelope is None:
                 continue
             try:
-                _transmit(row)
+                _transmit(envelope)  # no transaction is open while the mail server is slow
             except Exception as exc:  # any SMTP or socket failure: keep it for a retry
-                row.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-                if row.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
-                    row.status = "failed"
-                else:
-                    row.status = "pending"
-                    delay = RETRY_DELAYS[min(row.attempts - 1, len(RETRY_DELAYS) - 1)]
-                    row.next_attempt_at = now + delay
-                current_app.logger.warning("mail %s to %s not sent: %s", row.id, row.to_addr,
-                                           row.last_error)
+                _record_result(mail_id, exc, now)
             else:
-                row.status = "sent"
-                row.sent_at = utcnow()
-                row.last_error = ""
+                _record_result(mail_id, None, now)
                 sent += 1
-            db.session.commit()
         return sent
 
 

@@ -2,6 +2,7 @@
 a live HTTP server for browser and concurrency tests, and form helpers."""
 import os
 import re
+import socket
 import threading
 import uuid
 from datetime import date, timedelta
@@ -166,6 +167,12 @@ def post_form(client, url: str, data: dict, *, form_url: str | None = None,
                        follow_redirects=follow_redirects)
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 # --- a real SMTP server ---------------------------------------------------------------
 
 class Inbox:
@@ -191,7 +198,7 @@ def smtp(app):
     from aiosmtpd.controller import Controller
 
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=0)
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     state = app.extensions["mail"]
     saved = (state.server, state.port)
@@ -207,11 +214,7 @@ def smtp(app):
 @pytest.fixture
 def smtp_down(app):
     """Point the app's mail at a port where nothing listens."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     state = app.extensions["mail"]
     saved = (state.server, state.port)
     state.server, state.port = "127.0.0.1", port

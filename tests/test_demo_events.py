@@ -107,7 +107,8 @@ def test_nested_shapes(event):
         assert set(category) == {"code", "label", "title", "description"}
         assert all(isinstance(v, str) and v for v in category.values())
     for section in event["sections"]:
-        assert set(section) == {"heading", "body"}
+        assert {"heading", "body"} <= set(section) <= {"heading", "body", "placement"}
+        assert section.get("placement", "intro") == "intro"
         assert isinstance(section["heading"], str) and section["body"]
 
 
@@ -280,7 +281,7 @@ def test_case_call():
     assert c["categories"][0]["title"] == "关于城乡社区治理服务的体制机制和方式方法的创新探索"
     assert c["categories"][0]["description"].startswith("包括但不限于区域化党建、基层党组织统筹整合资源")
     headings = [s["heading"] for s in c["sections"]]
-    assert headings[:3] == ["一、征集对象", "四、工作安排", "五、成果应用"]
+    assert headings[:3] == ["征集对象", "工作安排", "成果应用"]
     assert c["sections"][-1]["body"].startswith("本活动不收取任何费用")
     values = {c_["kind"]: c_["value"] for c_ in c["contacts"]}
     assert values == {"email": "zhongguoshequ@vip.163.com", "phone": "010-65081896",

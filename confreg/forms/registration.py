@@ -1,4 +1,7 @@
 """The registration form: a unit, its contact, 1..n attendees, invoice details, consent."""
+import re
+
+from flask import has_request_context, request
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, DateField, FieldList, Form, FormField, HiddenField,
                      RadioField, SelectField, StringField, TextAreaField)
@@ -6,6 +9,7 @@ from wtforms.validators import Email, InputRequired, Length, Optional, Validatio
 
 from ..checks import (ETHNIC_GROUPS, PROVINCES, credit_code_is_valid, id_number_is_valid,
                       is_mainland_mobile, normalize_credit_code)
+from .registration_rows import posted_row_count
 from ..models.registrations import (ACCOMMODATIONS, DIETS, GENDERS, INVOICE_TYPES,
                                     TIER_CLAIMS)
 
@@ -26,72 +30,86 @@ def person_name(form, field):
         raise ValidationError("姓名中不能有数字。")
 
 
-def strip(value):
-    return value.strip() if isinstance(value, str) else value
+# C0 control characters other than tab and newlines: PostgreSQL refuses NUL in text,
+# and none of them belongs in a name or an address.
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(value):
+    """Strip surrounding spaces and control characters from submitted text."""
+    return CONTROL_CHARS.sub("", value).strip() if isinstance(value, str) else value
+
+
+class FormMeta:
+    """Every form: WTForms' built-in messages in Chinese, every text field cleaned."""
+
+    locales = ("zh",)
+
+    def bind_field(self, form, unbound_field, options):
+        if issubclass(unbound_field.field_class, StringField):
+            options["filters"] = [clean_text, *unbound_field.kwargs.get("filters", ())]
+        return unbound_field.bind(form=form, **options)
 
 
 class AttendeeForm(Form):
     """One attendee row; CSRF is on the enclosing form."""
 
+    Meta = FormMeta
+
     id = HiddenField()
-    name = StringField("姓名", [InputRequired("请填写姓名。"), person_name], filters=[strip])
-    gender = RadioField("性别", choices=list(GENDERS.items()),
+    name = StringField("姓名", [InputRequired("请填写姓名。"), person_name])
+    gender = RadioField("性别", choices=GENDERS,
                         validators=[InputRequired("请选择性别。")])
-    ethnicity = SelectField("民族（选填）", choices=[("", "请选择")] + [(e, e) for e in ETHNIC_GROUPS],
+    ethnicity = SelectField("民族（选填）", choices={"": "请选择", **{e: e for e in ETHNIC_GROUPS}},
                             validate_choice=True, default="")
     title = StringField("职务/职称", [InputRequired("请填写职务或职称。"),
-                                     Length(max=50, message="职务/职称不超过 50 个字。")],
-                        filters=[strip])
-    mobile = StringField("手机", [InputRequired("请填写手机号码。"), mainland_mobile],
-                         filters=[strip])
+                                     Length(max=50, message="职务/职称不超过 50 个字。")])
+    mobile = StringField("手机", [InputRequired("请填写手机号码。"), mainland_mobile])
     email = StringField("邮箱（选填）", [Optional(), Email("邮箱格式不正确，如 name@example.com。"),
-                                      Length(max=254)], filters=[strip])
-    id_number = StringField("身份证号", filters=[strip])
-    accommodation = RadioField("住宿", choices=list(ACCOMMODATIONS.items()), default="shared",
+                                      Length(max=254)])
+    id_number = StringField("身份证号", [Length(max=18, message="身份证号为 18 位。")])
+    accommodation = RadioField("住宿", choices=ACCOMMODATIONS, default="shared",
                                validators=[InputRequired("请选择住宿安排。")])
     arrival_on = DateField("到达日期", [InputRequired("请填写到达日期。")],
                            format="%Y-%m-%d")
     departure_on = DateField("离开日期", [InputRequired("请填写离开日期。")],
                              format="%Y-%m-%d")
-    diet = RadioField("饮食", choices=list(DIETS.items()), default="none",
+    diet = RadioField("饮食", choices=DIETS, default="none",
                       validators=[InputRequired("请选择饮食要求。")])
-    remarks = TextAreaField("备注（选填）", [Length(max=200, message="备注不超过 200 个字。")],
-                            filters=[strip])
+    remarks = TextAreaField("备注（选填）", [Length(max=200, message="备注不超过 200 个字。")])
 
 
 class UnitFields(FlaskForm):
     """Unit, contact and invoice details: shared by the registration and edit forms."""
 
+    class Meta(FormMeta):
+        pass
+
     unit_name = StringField("单位名称", [InputRequired("请填写单位全称。"),
-                                        Length(min=2, max=100, message="单位名称应为 2～100 个字。")],
-                            filters=[strip])
-    tier_claim = RadioField("单位类别", choices=list(TIER_CLAIMS.items()),
+                                        Length(min=2, max=100, message="单位名称应为 2～100 个字。")])
+    tier_claim = RadioField("单位类别", choices=TIER_CLAIMS,
                             validators=[InputRequired("请选择单位类别。")])
-    credit_code = StringField("统一社会信用代码（选填）", filters=[strip])
+    credit_code = StringField("统一社会信用代码（选填）")
     credit_code_confirmed = BooleanField("我已核对，确认代码无误")
-    province = SelectField("省份", choices=[("", "请选择")] + [(p, p) for p in PROVINCES],
+    province = SelectField("省份", choices={"": "请选择", **{p: p for p in PROVINCES}},
                            validators=[InputRequired("请选择省份。")])
-    city = StringField("城市", [InputRequired("请填写所在城市。"), Length(max=30)], filters=[strip])
-    address = StringField("通讯地址（选填）", [Length(max=150, message="地址不超过 150 个字。")],
-                          filters=[strip])
-    contact_name = StringField("联系人", [InputRequired("请填写联系人姓名。"), person_name],
-                               filters=[strip])
-    contact_mobile = StringField("联系人手机", [InputRequired("请填写联系人手机。"), mainland_mobile],
-                                 filters=[strip])
+    city = StringField("城市", [InputRequired("请填写所在城市。"), Length(max=30)])
+    address = StringField("通讯地址（选填）", [Length(max=150, message="地址不超过 150 个字。")])
+    contact_name = StringField("联系人", [InputRequired("请填写联系人姓名。"), person_name])
+    contact_mobile = StringField("联系人手机", [InputRequired("请填写联系人手机。"), mainland_mobile])
     contact_email = StringField("联系人邮箱", [InputRequired("请填写联系人邮箱，确认信将发到这里。"),
                                           Email("邮箱格式不正确，如 name@example.com。"),
-                                          Length(max=254)], filters=[strip])
+                                          Length(max=254)])
 
     invoice_title = StringField("发票抬头（默认为单位名称）",
-                                [Length(max=100, message="发票抬头不超过 100 个字。")],
-                                filters=[strip])
-    invoice_taxpayer_id = StringField("纳税人识别号", filters=[strip])
-    invoice_type = RadioField("发票类型", choices=list(INVOICE_TYPES.items()), default="ordinary",
+                                [Length(max=100, message="发票抬头不超过 100 个字。")])
+    invoice_taxpayer_id = StringField("纳税人识别号")
+    invoice_type = RadioField("发票类型", choices=INVOICE_TYPES, default="ordinary",
                               validators=[InputRequired("请选择发票类型。")])
-    invoice_content = StringField("发票内容", [Length(max=30)], filters=[strip])
+    invoice_content = StringField("发票内容", [Length(max=30)])
     invoice_email = StringField("接收电子发票的邮箱（默认为联系人邮箱）",
                                 [Optional(), Email("邮箱格式不正确，如 name@example.com。"),
-                                 Length(max=254)], filters=[strip])
+                                 Length(max=254)])
 
     def validate_credit_code(self, field):
         code = normalize_credit_code(field.data or "")
@@ -125,6 +143,9 @@ class AttendeeRows:
         event = self.event
         if not field.entries:
             raise ValidationError("请至少填写一名参会人员。")
+        if has_request_context() and posted_row_count(request.form) > MAX_ATTENDEES:
+            # FieldList would silently drop the rows beyond max_entries.
+            raise ValidationError(f"一次最多报名 {MAX_ATTENDEES} 人；人数更多时请分批报名或联系会务组。")
         seen: dict[str, int] = {}
         for number, entry in enumerate(field.entries, start=1):
             row = entry.form
@@ -162,6 +183,9 @@ class RegistrationEditForm(AttendeeRows, UnitFields):
 
 
 class InvoiceForm(FlaskForm):
+    class Meta(FormMeta):
+        pass
+
     invoice_title = UnitFields.invoice_title
     invoice_taxpayer_id = UnitFields.invoice_taxpayer_id
     invoice_type = UnitFields.invoice_type

@@ -41,3 +41,8 @@ def row_action(formdata: MultiDict) -> tuple[bool, int | None] | None:
         except ValueError:
             return False, None
     return None
+
+
+def posted_row_count(formdata: MultiDict) -> int:
+    """How many distinct attendee rows the post carries."""
+    return len({match.group(1) for key in formdata if (match := ROW_KEY.match(key))})

@@ -12,18 +12,18 @@ otherwise break the render.
 from __future__ import annotations
 
 import threading
-from functools import partial
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
-from reportlab.lib.fonts import addMapping
 from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
+from reportlab.lib.fonts import addMapping
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
@@ -77,6 +77,7 @@ FOOTER_BASELINE_MM = 9       # from the bottom edge of the page
 CELL_PADDING_X_MM = 1.6
 CELL_PADDING_Y_MM = 1.1
 SECTION_GAP_MM = 4.5
+STREAM_WINDOW_ROWS = 48      # rows laid out per page break in long tables (> one A4 page)
 WATERMARK_MAX_SIZE_PT = 120
 WATERMARK_SPAN = 0.55        # share of the page diagonal a long watermark may cover
 WATERMARK_ANGLE = 40
@@ -242,13 +243,14 @@ def data_table(
     align: Sequence[str] | None = None,
     zebra: bool = True,
     extra_style: Sequence[tuple] = (),
-) -> Table:
+) -> Flowable:
     """Build a gridded table whose header row repeats on every page.
 
     Cells may be text (shown literally, wrapped to the column), numbers (shown with
     str()), None (blank) or ready-made flowables. `align` gives "LEFT", "CENTER" or
     "RIGHT" per column; `extra_style` adds TableStyle commands, e.g. a SPAN for a totals
-    row. LongTable is used so that sign-in sheets of thousands of rows split in linear time.
+    row. Returns a LongTable; a table longer than STREAM_WINDOW_ROWS without
+    `extra_style` comes back as a flowable that lays its rows out a window at a time.
     """
     if len(col_widths_mm) != len(header):
         raise ValueError("one column width per header cell is required")
@@ -257,23 +259,81 @@ def data_table(
         (_CELL_STYLE_BY_ALIGN[a], (w - 2 * CELL_PADDING_X_MM) * mm)
         for a, w in zip(aligns, col_widths_mm, strict=True)
     ]
-    data: list[list[Any]] = [[_cell(h, STYLE_CELL_HEADER) for h in header]]
-    for row in rows:
-        data.append([
-            _body_cell(value, style, text_width)
-            for value, (style, text_width) in zip(row, columns, strict=True)
-        ])
+    header_row = [_cell(h, STYLE_CELL_HEADER) for h in header]
+    body_rows = [
+        [_body_cell(value, style, text_width)
+         for value, (style, text_width) in zip(row, columns, strict=True)]
+        for row in rows
+    ]
     commands = list(_DATA_TABLE_COMMANDS)
     commands.extend(("ALIGN", (c, 1), (c, -1), a) for c, a in enumerate(aligns))
     if zebra:
         commands.append(_ZEBRA_COMMAND)
     commands.extend(extra_style)
-    return LongTable(
-        data,
-        colWidths=[w * mm for w in col_widths_mm],
-        repeatRows=1,
-        style=table_style(commands),
-    )
+    style = table_style(commands)
+    widths = [w * mm for w in col_widths_mm]
+
+    def make_table(body: list[list[Any]]) -> LongTable:
+        return LongTable([header_row, *body], colWidths=widths, repeatRows=1, style=style)
+
+    if len(body_rows) > STREAM_WINDOW_ROWS and not extra_style:
+        return _RowStream(make_table, body_rows)
+    return make_table(body_rows)
+
+
+class _RowStream(Flowable):
+    """A long table handed to ReportLab one window of rows at a time.
+
+    At every page break ReportLab (4.5) rebuilds the table from *all* remaining rows,
+    so a 10,000-row sign-in sheet takes quadratic time (≈9 s). Splitting a window
+    that just overfills the page keeps every break bounded, hence linear time.
+    """
+
+    def __init__(
+        self, make_table: Callable[[list[list[Any]]], LongTable], body_rows: list[list[Any]]
+    ) -> None:
+        super().__init__()
+        self.hAlign = "CENTER"  # as a Table
+        self._make_table = make_table
+        self._body_rows = body_rows
+        self._laid_out: tuple[tuple[float, float], LongTable, tuple[float, float]] | None = None
+
+    def _window(self, avail_width: float, avail_height: float) -> LongTable:
+        if self._laid_out and self._laid_out[0] == (avail_width, avail_height):
+            return self._laid_out[1]
+        count = STREAM_WINDOW_ROWS
+        while True:  # grow the window until it overfills the frame, so that split() has work
+            table = self._make_table(self._body_rows[:count])
+            size = table.wrap(avail_width, avail_height)
+            if size[1] > avail_height or count >= len(self._body_rows):
+                break
+            count *= 2
+        self._laid_out = ((avail_width, avail_height), table, size)
+        return table
+
+    def wrap(self, avail_width: float, avail_height: float) -> tuple[float, float]:
+        self._window(avail_width, avail_height)
+        assert self._laid_out is not None
+        self.width, self.height = self._laid_out[2]
+        return self.width, self.height
+
+    def split(self, avail_width: float, avail_height: float) -> list[Flowable]:
+        parts = self._window(avail_width, avail_height).split(avail_width, avail_height)
+        if not parts:
+            return []
+        # ReportLab has no public row count; the first part holds the header + shown rows.
+        shown = len(parts[0]._cellvalues) - 1
+        rest = self._body_rows[shown:]
+        if not rest:
+            return [parts[0]]
+        if len(rest) <= STREAM_WINDOW_ROWS:
+            return [parts[0], self._make_table(rest)]
+        return [parts[0], _RowStream(self._make_table, rest)]
+
+    def draw(self) -> None:
+        # Reached only when everything left fits in the frame.
+        assert self._laid_out is not None
+        self._laid_out[1].drawOn(self.canv, 0, 0)
 
 
 def field_table(

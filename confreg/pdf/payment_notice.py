@@ -149,7 +149,6 @@ def render_payment_notice(notice: PaymentNotice) -> bytes:
             ),
         ]),
         KeepTogether([
-            Paragraph("五、发票与联系方式", STYLE_HEADING),
             *_invoice_and_contacts(notice),
             Spacer(0, SIGNATURE_GAP_MM * mm),
             Paragraph(
@@ -179,7 +178,7 @@ def _invoice_and_contacts(notice: PaymentNotice) -> list[Flowable]:
     if notice.contacts:
         contacts = CONTACT_SEPARATOR.join(markup(c) for c in notice.contacts)
         lines.append(Paragraph(f"联系方式：{contacts}", STYLE_BODY))
-    return lines
+    return [Paragraph("五、发票与联系方式", STYLE_HEADING), *lines] if lines else []
 
 
 def _meta_line(notice: PaymentNotice) -> Table:
@@ -201,7 +200,7 @@ def _meta_line(notice: PaymentNotice) -> Table:
     )
 
 
-def _attendee_table(attendees: list[NoticeAttendee]) -> Table:
+def _attendee_table(attendees: list[NoticeAttendee]) -> Flowable:
     rows = [
         (i, a.name, a.gender, a.position, a.accommodation, a.stay, format_amount(a.fee))
         for i, a in enumerate(attendees, start=1)
@@ -209,7 +208,7 @@ def _attendee_table(attendees: list[NoticeAttendee]) -> Table:
     return data_table(ATTENDEE_COLUMNS, rows, ATTENDEE_WIDTHS_MM, align=ATTENDEE_ALIGN)
 
 
-def _fee_table(notice: PaymentNotice) -> Table:
+def _fee_table(notice: PaymentNotice) -> Flowable:
     rows: list[tuple] = [
         (line.label, format_amount(line.unit_price), f"× {line.quantity}",
          format_amount(line.amount))

@@ -7,6 +7,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from ..checks import new_registration_code, normalize_credit_code, normalize_mobile
+from ..database import begin_write
 from ..extensions import db
 from ..models import Attendee, Event, MemberUnit, Registration
 from ..models.registrations import MEMBER_CLAIMS, TIER_STATUSES, hash_token
@@ -86,7 +87,8 @@ def quote_fee(event: Event, tier_claim: str, unit_name: str, credit_code: str,
 
 
 def lock_event(event_id: int) -> Event:
-    """Load the event and hold its row lock until commit (PostgreSQL; SQLite holds the db lock)."""
+    """Begin writing and hold the event's lock until commit, before any check of its seats."""
+    begin_write(db.session)  # SQLite: BEGIN IMMEDIATE; PostgreSQL: the FOR UPDATE below
     return db.session.execute(
         select(Event).where(Event.id == event_id).with_for_update()
         .execution_options(populate_existing=True)
@@ -187,7 +189,7 @@ def register_unit(event_id: int, unit: UnitDetails, attendees: list[AttendeeDeta
         actor=f"单位联系人 {registration.contact_name}", action="registration.created",
         object_type="registration", object_id=registration.id, event_id=event.id,
         registration_id=registration.id,
-        summary=f"提交报名：{len(attendees)} 人，应缴 {registration.total_amount:.2f} 元"
+        summary=f"提交报名：{len(attendees)} 人，应缴 {registration.total_amount:,.2f} 元"
                 f"（{registration.tier_status_label}）",
         changes={"attendees": [None, [a.name for a in registration.attendees]],
                  "total_amount": [None, f"{registration.total_amount:.2f}"]},
@@ -232,7 +234,8 @@ def update_registration(registration: Registration, unit: UnitDetails,
                            "不能再修改参会人员。如需换人请联系会务组。")
     existing = {a.id: a for a in registration.attendees}
     kept_ids = {d.id for d in attendees if d.id in existing}
-    _check_capacity(event, len(attendees) - len(kept_ids))
+    # Only a larger group needs more places: replacing one person by another does not.
+    _check_capacity(event, len(attendees) - len(existing))
 
     unit_before = {name: getattr(registration, name) for name in UNIT_FIELDS + INVOICE_FIELDS}
     unit_after = _clean_unit(unit, event)
@@ -283,7 +286,7 @@ def update_registration(registration: Registration, unit: UnitDetails,
         attendee.fee = unit_price
     registration.total_amount = unit_price * len(registration.attendees)
     if registration.total_amount != total_before:
-        notes.append(f"应缴金额 {total_before:.2f} 元 → {registration.total_amount:.2f} 元")
+        notes.append(f"应缴金额 {total_before:,.2f} 元 → {registration.total_amount:,.2f} 元")
 
     unit_changes = diff(unit_before, {k: getattr(registration, k) for k in unit_before})
     if unit_changes:
@@ -308,6 +311,7 @@ def update_registration(registration: Registration, unit: UnitDetails,
 def update_invoice_details(registration: Registration, values: dict, *, today: date,
                            now: datetime, actor: str) -> bool:
     """Change only the invoice details; allowed until the event ends."""
+    begin_write(db.session)
     if not can_edit_invoice(registration, today):
         raise ServiceError("该报名已取消或活动已结束，发票信息不能再修改。")
     before = {k: getattr(registration, k) for k in INVOICE_FIELDS}
@@ -341,7 +345,7 @@ def cancel_registration(registration: Registration, *, now: datetime, actor: str
                  object_id=registration.id, event_id=registration.event_id,
                  registration_id=registration.id,
                  summary=f"取消报名（{len(registration.attendees)} 人，"
-                         f"原应缴 {registration.total_amount:.2f} 元）",
+                         f"原应缴 {registration.total_amount:,.2f} 元）",
                  changes={"status": ["active", "cancelled"]})
     queue_mail("registration_cancelled", registration.contact_email, registration=registration,
                context={"registration": registration, "event": registration.event})

@@ -1,0 +1,229 @@
+"""The confirmation e-mail, received by a real SMTP server (aiosmtpd) and parsed; mail
+queued in the registration's transaction survives an SMTP outage, is retried, gives up
+after MAIL_MAX_ATTEMPTS and is never sent twice."""
+import threading
+import time
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import select
+
+from confreg.database import utcnow
+from confreg.extensions import db
+from confreg.models import Event, OutboundMail, Registration
+from confreg import notifications
+from confreg.notifications import deliver_mail
+from confreg.services.registrations import AttendeeDetails, UnitDetails, register_unit
+from confreg.timeutil import china_today, format_date_cn
+from tests.conftest import add_member, make_event, post_form, registration_form
+
+UNIT_NAME = "西宁市城东区东关大街街道办事处"
+SLOW_SMTP_SECONDS = 2
+
+
+@pytest.fixture
+def event(app):
+    with app.app_context():
+        event = make_event()
+        add_member(UNIT_NAME)
+        return {"id": event.id, "form_url": f"/events/{event.key}/register",
+                "form": registration_form(event, 3, tier_claim="committee_member"),
+                "payment_deadline": event.payment_deadline, "title": event.title}
+
+
+def the_mail(app) -> OutboundMail:
+    with app.app_context():
+        row = db.session.scalars(select(OutboundMail)).one()
+        db.session.expunge(row)
+        return row
+
+
+def queue_registration(app, event_id: int, number: int = 0) -> None:
+    """Register a unit through the service and commit: its mail is queued, not sent."""
+    with app.app_context():
+        event = db.session.get(Event, event_id)
+        register_unit(
+            event_id,
+            UnitDetails(unit_name=f"排队单位{number}", tier_claim="other", province="青海省",
+                        city="西宁市", contact_name="马晓明", contact_mobile="13912345678",
+                        contact_email=f"unit{number}@example.cn"),
+            [AttendeeDetails(name="张伟", gender="M", title="主任", mobile="13912345000",
+                             accommodation="shared", arrival_on=event.starts_on,
+                             departure_on=event.ends_on)],
+            today=china_today(), now=utcnow(),
+        )
+        db.session.commit()
+
+
+def test_registration_sends_a_confirmation_with_code_amount_account_remark_and_link(
+        app, client, smtp, event):
+    response = post_form(client, event["form_url"], event["form"])
+
+    assert response.status_code == 302
+    with app.app_context():
+        code = db.session.scalar(select(Registration.code))
+    assert len(smtp.messages) == 1
+    message = smtp.messages[0]
+    assert message["To"] == "contact@example.cn"
+    assert code in message["Subject"]
+    assert event["title"] in message["Subject"]
+    body = smtp.body(message)
+    assert f"报名编号：{code}" in body
+    assert "应缴金额：8,940.00 元" in body
+    assert "0200003409014427548" in body
+    assert f"汇款备注：{code} 城乡社区工作委员会服务费" in body
+    assert format_date_cn(event["payment_deadline"]) in body
+    assert "张伟、王芳、李娜（3 人）" in body
+    token = urlsplit(response.headers["Location"]).path.removeprefix("/r/")
+    link = f"http://confreg.test/r/{token}"
+    assert link in body.split()
+
+    page = client.get(urlsplit(link).path)
+    assert page.status_code == 200
+    assert code in page.text
+    row = the_mail(app)
+    assert (row.status, row.attempts, row.last_error) == ("sent", 1, "")
+    assert row.sent_at is not None
+
+
+def test_registration_succeeds_while_smtp_is_down_and_mail_goes_out_when_it_is_back(
+        app, client, smtp_down, event, request):
+    before = utcnow()
+    response = post_form(client, event["form_url"], event["form"])
+
+    assert response.status_code == 302
+    row = the_mail(app)
+    assert row.status == "pending"
+    assert row.attempts == 1
+    assert row.last_error  # the connection error is kept for the organisers
+    assert row.next_attempt_at >= before + timedelta(seconds=30)  # retried later, not at once
+    assert row.sent_at is None
+
+    smtp = request.getfixturevalue("smtp")  # the mail server comes back
+    with app.app_context():
+        assert deliver_mail(now=row.next_attempt_at - timedelta(seconds=1)) == 0  # not yet due
+    assert smtp.messages == []
+    with app.app_context():
+        assert deliver_mail(now=row.next_attempt_at + timedelta(seconds=1)) == 1
+
+    assert len(smtp.messages) == 1
+    assert smtp.messages[0]["To"] == "contact@example.cn"
+    with app.app_context():
+        code = db.session.scalar(select(Registration.code))
+    assert code in smtp.body(smtp.messages[0])
+    row = the_mail(app)
+    assert (row.status, row.attempts, row.last_error) == ("sent", 2, "")
+
+
+def test_mail_failing_max_attempts_times_is_marked_failed_and_not_retried(
+        app, client, smtp_down, event, request):
+    max_attempts = app.config["MAIL_MAX_ATTEMPTS"]
+    assert post_form(client, event["form_url"], event["form"]).status_code == 302
+
+    for attempt in range(2, max_attempts + 1):
+        row = the_mail(app)
+        assert (row.status, row.attempts) == ("pending", attempt - 1)
+        with app.app_context():
+            assert deliver_mail(now=row.next_attempt_at + timedelta(seconds=1)) == 0
+
+    row = the_mail(app)
+    assert (row.status, row.attempts) == ("failed", max_attempts)
+    assert row.last_error
+
+    smtp = request.getfixturevalue("smtp")
+    with app.app_context():
+        assert deliver_mail(now=utcnow() + timedelta(days=30)) == 0
+    assert smtp.messages == []
+    assert the_mail(app).attempts == max_attempts
+
+
+def test_mail_is_never_sent_twice_when_delivery_runs_twice(app, smtp, event):
+    queue_registration(app, event["id"])
+    assert the_mail(app).status == "pending"
+
+    with app.app_context():
+        assert deliver_mail() == 1
+    mail_id = the_mail(app).id
+    with app.app_context():
+        assert deliver_mail() == 0
+        assert deliver_mail(now=utcnow() + timedelta(days=1)) == 0
+        assert deliver_mail([mail_id], now=utcnow() + timedelta(days=1)) == 0  # asked by id
+
+    assert len(smtp.messages) == 1
+    assert the_mail(app).status == "sent"
+
+
+def test_mail_sent_after_the_request_is_not_sent_again_by_the_next_run(app, client, smtp,
+                                                                       event):
+    assert post_form(client, event["form_url"], event["form"]).status_code == 302
+    assert len(smtp.messages) == 1
+
+    with app.app_context():
+        assert deliver_mail(now=utcnow() + timedelta(days=1)) == 0
+
+    assert len(smtp.messages) == 1
+
+
+def test_concurrent_delivery_runs_send_each_mail_once(app, smtp, event, monkeypatch):
+    for number in range(4):
+        queue_registration(app, event["id"], number)
+    transmit = notifications._transmit
+
+    def slow_transmit(row):
+        time.sleep(0.2)  # a slow mail server: the other runs see the mail mid-send
+        transmit(row)
+
+    monkeypatch.setattr(notifications, "_transmit", slow_transmit)
+    barrier = threading.Barrier(4)
+    sent_counts, errors = [], []
+
+    def run():
+        try:
+            with app.app_context():
+                barrier.wait(timeout=10)
+                sent_counts.append(deliver_mail())
+        except Exception as exc:  # reported below; a thread's exception would be lost
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert errors == []
+    assert sum(sent_counts) == 4
+    assert sorted(m["To"] for m in smtp.messages) == [f"unit{n}@example.cn" for n in range(4)]
+
+
+def test_slow_mail_server_does_not_hold_up_other_registrations(app, smtp, event, monkeypatch):
+    """Sending happens outside any database lock: a unit registering while a confirmation is
+    on its way to a slow mail server is not kept waiting for it."""
+    queue_registration(app, event["id"], 0)
+    transmit = notifications._transmit
+    sending = threading.Event()
+
+    def slow_transmit(row):
+        sending.set()
+        time.sleep(SLOW_SMTP_SECONDS)
+        transmit(row)
+
+    monkeypatch.setattr(notifications, "_transmit", slow_transmit)
+    results = []
+
+    def deliver():
+        with app.app_context():
+            results.append(deliver_mail())
+
+    sender = threading.Thread(target=deliver)
+    sender.start()
+    assert sending.wait(10), "the mail was never handed to the mail server"
+
+    started = time.monotonic()
+    queue_registration(app, event["id"], 1)
+    waited = time.monotonic() - started
+    sender.join(30)
+
+    assert results == [1]
+    assert waited < SLOW_SMTP_SECONDS / 2, f"registration waited {waited:.2f} s for the mail"
