@@ -404,8 +404,8 @@ def test_form_after_the_deadline_is_closed_and_stores_nothing(app, client, event
 
     page = client.get(closed.form_url)
     assert page.status_code == 200
-    assert "截止，在线报名已关闭。" in page.text
-    assert format_date_cn(closed.registration_deadline) in page.text
+    assert (f"报名已于 {format_date_cn(closed.registration_deadline)} 截止，在线报名已关闭。"
+            in page.text)
     assert 'name="unit_name"' not in page.text
 
     response = post_form(client, closed.form_url, registration_form(closed, 1),

@@ -10,7 +10,7 @@ from ..models import Event
 from ..notifications import send_queued_mail
 from ..services import ServiceError
 from ..services.registrations import register_unit, seats_left
-from ..timeutil import china_today
+from ..timeutil import china_today, format_date_cn
 from .formdata import attendee_details, unit_details
 
 bp = Blueprint("public", __name__)
@@ -56,7 +56,7 @@ def privacy():
 
 def _closed_reason(event: Event, today) -> str | None:
     if not event.registration_open(today):
-        return f"报名已于 {event.registration_deadline:%Y年%m月%d日} 截止，在线报名已关闭。"
+        return f"报名已于 {format_date_cn(event.registration_deadline)} 截止，在线报名已关闭。"
     left = seats_left(event)
     if left == 0:
         return "本次活动名额已满，报名已停止。如有疑问请联系会务组。"
