@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import requests
+from sqlalchemy import event as event_api
 from sqlalchemy import func, select
 
 import confreg.database
@@ -172,8 +173,12 @@ def test_race_harness_catches_an_oversell_when_the_event_lock_is_removed(app, ap
     # SQLite: begin every transaction DEFERRED, so the database lock no longer serialises
     # the check and the insert (the "begin" listener looks the name up at BEGIN time).
     monkeypatch.setattr(confreg.database, "wants_write", lambda: False)
-
-    result = race_registrations(app, live_server.url, event)
+    # ...and let writes through in such transactions (the guard would refuse them).
+    event_api.remove(db.session, "before_flush", confreg.database._refuse_unlocked_flush)
+    try:
+        result = race_registrations(app, live_server.url, event)
+    finally:
+        confreg.database.guard_sqlite_writes(db.session)
 
     violations = capacity_violations(result, CAPACITY)
     oversold = result.stored_attendees > CAPACITY
@@ -181,3 +186,29 @@ def test_race_harness_catches_an_oversell_when_the_event_lock_is_removed(app, ap
     # PostgreSQL oversells; SQLite's deferred transactions fail with "database is locked".
     assert violations, f"race without the lock not caught: {result.statuses}"
     assert oversold or failed, violations
+
+
+def test_the_same_form_submitted_twenty_times_at_once_registers_once(app, app_ctx, live_server):
+    event = make_event(capacity=CAPACITY)
+    form_url = f"{live_server.url}/events/{event.key}/register"
+    form = registration_form(event, 2, submission_key="same-form-double-tapped")
+    db.session.close()
+    barrier = threading.Barrier(20, timeout=BARRIER_TIMEOUT)
+
+    def submit(_):
+        with requests.Session() as http:
+            page = http.get(form_url, timeout=REQUEST_TIMEOUT)
+            data = {**form, "csrf_token": csrf_token_from(page.text)}
+            barrier.wait()
+            return http.post(form_url, data=data, allow_redirects=False,
+                             timeout=REQUEST_TIMEOUT)
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(submit, range(20)))
+
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [302] + [409] * 19, statuses
+    assert all("请勿重复提交" in a.text for a in answers if a.status_code == 409)
+    stored = db.session.scalar(select(func.count(Registration.id))
+                               .where(Registration.event_id == event.id))
+    assert stored == 1

@@ -653,3 +653,26 @@ def test_quotes_are_stored_as_typed(app, client, event):
     register_via_form(app, client, event, 1, unit_name=name)
     with app.app_context():
         assert db.session.scalar(select(Registration.unit_name)) == name
+
+
+def test_a_double_tapped_submit_registers_once_and_says_so(app, client, event):
+    page = client.get(event.form_url)
+    key = re.search(r'name="submission_key" type="hidden" value="([^"]+)"', page.text).group(1)
+    data = {**registration_form(event, 2), "submission_key": key,
+            "csrf_token": csrf_token_from(page.text)}
+
+    first = client.post(event.form_url, data=data)
+    second = client.post(event.form_url, data=data)
+
+    assert first.status_code == 302
+    assert second.status_code == 409
+    with app.app_context():
+        code = db.session.scalar(select(Registration.code))
+    assert "请勿重复提交" in second.text and code in second.text
+    assert count_registrations(app) == 1
+
+
+def test_each_form_page_carries_its_own_submission_key(client, event):
+    keys = {re.search(r'name="submission_key" type="hidden" value="([^"]+)"',
+                      client.get(event.form_url).text).group(1) for _ in range(3)}
+    assert len(keys) == 3

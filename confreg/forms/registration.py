@@ -174,6 +174,7 @@ class AttendeeRows:
 
 
 class RegistrationForm(AttendeeRows, UnitFields):
+    submission_key = HiddenField()
     consent = BooleanField("我已阅读并同意《个人信息收集与使用说明》",
                            [InputRequired("请阅读并同意个人信息收集与使用说明后提交。")])
 

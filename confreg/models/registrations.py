@@ -48,6 +48,8 @@ class Registration(db.Model):
     code: Mapped[str] = mapped_column(String(16), unique=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="active")
+    # A random key carried by the form, so that a double-tapped submit registers once.
+    submission_key: Mapped[str | None] = mapped_column(String(43), unique=True)
 
     unit_name: Mapped[str] = mapped_column(String(200))
     tier_claim: Mapped[str] = mapped_column(String(32))

@@ -8,3 +8,11 @@ class ServiceError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class DuplicateSubmission(ServiceError):
+    """The same form was submitted twice; the first submission registered."""
+
+    def __init__(self, registration):
+        super().__init__(f"此报名已经提交成功（报名编号 {registration.code}），请勿重复提交。")
+        self.registration = registration

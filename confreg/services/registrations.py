@@ -13,7 +13,7 @@ from ..models import Attendee, Event, MemberUnit, Registration
 from ..models.registrations import MEMBER_CLAIMS, TIER_STATUSES, hash_token
 from ..notifications import queue_mail
 from ..timeutil import format_date_cn
-from . import ServiceError
+from . import DuplicateSubmission, ServiceError
 from .audit import diff, record_audit
 from .members import find_member
 
@@ -159,11 +159,17 @@ def _require_open(event: Event, today: date) -> None:
 
 
 def register_unit(event_id: int, unit: UnitDetails, attendees: list[AttendeeDetails], *,
-                  today: date, now: datetime) -> tuple[Registration, str]:
+                  today: date, now: datetime,
+                  submission_key: str | None = None) -> tuple[Registration, str]:
     """Register a unit with its attendees; return the registration and its private token."""
     if not attendees:
         raise ServiceError("请至少填写一名参会人员。", field="attendees")
     event = lock_event(event_id)
+    if submission_key:
+        earlier = db.session.scalar(
+            select(Registration).where(Registration.submission_key == submission_key))
+        if earlier is not None:
+            raise DuplicateSubmission(earlier)
     _require_open(event, today)
     _check_capacity(event, len(attendees))
 
@@ -173,6 +179,7 @@ def register_unit(event_id: int, unit: UnitDetails, attendees: list[AttendeeDeta
     token = secrets.token_urlsafe(24)
     registration = Registration(
         event_id=event.id, code=_new_code(), token_hash=hash_token(token), status="active",
+        submission_key=submission_key or None,
         tier_status=quote.tier_status, member_unit=quote.member_unit, consent_at=now,
         created_at=now, updated_at=now, **unit_values,
     )

@@ -1,4 +1,6 @@
 """Public pages: the list of events, each notice, the registration form."""
+import secrets
+
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
@@ -8,7 +10,7 @@ from ..forms.registration import RegistrationForm
 from ..forms.registration_rows import rebuild_rows, row_action
 from ..models import Event
 from ..notifications import send_queued_mail
-from ..services import ServiceError
+from ..services import DuplicateSubmission, ServiceError
 from ..services.registrations import register_unit, seats_left
 from ..timeutil import china_today, format_date_cn
 from .formdata import attendee_details, unit_details
@@ -80,6 +82,7 @@ def register(key):
 
     form = RegistrationForm(event=event)
     if request.method == "GET":
+        form.submission_key.data = secrets.token_urlsafe(24)
         form.invoice_content.data = event.invoice_content
         for entry in form.attendees.entries:
             entry.form.arrival_on.data = event.starts_on
@@ -89,8 +92,13 @@ def register(key):
     if form.validate_on_submit():
         try:
             registration, token = register_unit(
-                event.id, unit_details(form), attendee_details(form), today=today, now=utcnow()
+                event.id, unit_details(form), attendee_details(form), today=today, now=utcnow(),
+                submission_key=(form.submission_key.data or "")[:43] or None,
             )
+        except DuplicateSubmission as duplicate:
+            db.session.rollback()
+            return render_template("public/duplicate.html", event=event,
+                                   registration=duplicate.registration), 409
         except ServiceError as error:
             db.session.rollback()
             return _render_form(event, form, None, service_error=error, status=409)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001_spine
 Revises: 
-Create Date: 2026-11-24 08:52:18.548824
+Create Date: 2026-11-24 09:15:15.267642
 
 """
 from alembic import op
@@ -113,6 +113,7 @@ def upgrade():
     sa.Column('code', sa.String(length=16), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('submission_key', sa.String(length=43), nullable=True),
     sa.Column('unit_name', sa.String(length=200), nullable=False),
     sa.Column('tier_claim', sa.String(length=32), nullable=False),
     sa.Column('tier_status', sa.String(length=32), nullable=False),
@@ -141,6 +142,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['member_unit_id'], ['member_unit.id'], name=op.f('fk_registration_member_unit_id_member_unit')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_registration')),
     sa.UniqueConstraint('code', name=op.f('uq_registration_code')),
+    sa.UniqueConstraint('submission_key', name=op.f('uq_registration_submission_key')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_registration_token_hash'))
     )
     with op.batch_alter_table('registration', schema=None) as batch_op:
