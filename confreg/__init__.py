@@ -20,6 +20,9 @@ def create_app(config_object: str | object = "config.Config", **overrides) -> Fl
     with app.app_context():
         configure_engine(db.engine)
     guard_sqlite_writes(db.session)
+    from .notifications import forget_queued_mail_on_rollback
+
+    forget_queued_mail_on_rollback(db.session)
 
     from . import models  # noqa: F401  (register the tables with the metadata)
     from .views import manage, outbox, public

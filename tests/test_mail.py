@@ -227,3 +227,24 @@ def test_slow_mail_server_does_not_hold_up_other_registrations(app, smtp, event,
 
     assert results == [1]
     assert waited < SLOW_SMTP_SECONDS / 2, f"registration waited {waited:.2f} s for the mail"
+
+
+def test_mail_queued_in_a_request_that_rolls_back_is_never_sent(app, smtp, event):
+    with app.test_request_context(method="POST"):
+        ev = db.session.get(Event, event["id"])
+        register_unit(
+            event["id"],
+            UnitDetails(unit_name="回滚单位", tier_claim="other", province="青海省", city="西宁市",
+                        contact_name="马晓明", contact_mobile="13912345678",
+                        contact_email="rolled-back@example.cn"),
+            [AttendeeDetails(name="张伟", gender="M", title="主任", mobile="13912345000",
+                             accommodation="shared", arrival_on=ev.starts_on,
+                             departure_on=ev.ends_on)],
+            today=china_today(), now=utcnow(),
+        )
+        db.session.rollback()  # e.g. a later step of the request failed
+
+        assert notifications.send_queued_mail() == 0
+    assert smtp.messages == []
+    with app.app_context():
+        assert db.session.scalar(select(OutboundMail.id)) is None

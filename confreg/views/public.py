@@ -56,11 +56,11 @@ def privacy():
     return render_template("public/privacy.html")
 
 
-def _closed_reason(event: Event, today) -> str | None:
+def _closed_reason(event: Event, today, *, count_seats: bool) -> str | None:
     if not event.registration_open(today):
         return f"报名已于 {format_date_cn(event.registration_deadline)} 截止，在线报名已关闭。"
-    left = seats_left(event)
-    if left == 0:
+    # A POST is checked for seats under the lock by the service; counting here too is waste.
+    if count_seats and seats_left(event) == 0:
         return "本次活动名额已满，报名已停止。如有疑问请联系会务组。"
     return None
 
@@ -71,7 +71,7 @@ def register(key):
     if not event.takes_registrations:
         abort(404)
     today = china_today()
-    closed = _closed_reason(event, today)
+    closed = _closed_reason(event, today, count_seats=request.method == "GET")
     action = row_action(request.form) if request.method == "POST" else None
     if action is not None:
         add, drop = action
@@ -102,9 +102,10 @@ def register(key):
         except ServiceError as error:
             db.session.rollback()
             return _render_form(event, form, None, service_error=error, status=409)
+        code = registration.code  # read before the commit expires it
         db.session.commit()
         send_queued_mail()
-        session["new_registration"] = registration.code
+        session["new_registration"] = code
         return redirect(url_for("manage.show", token=token))
     return _render_form(event, form, None, status=422 if request.method == "POST" else 200)
 
