@@ -38,7 +38,16 @@ def create_app(config_object: str | object = "config.Config", **overrides) -> Fl
     register_commands(app)
     register_template_helpers(app)
     _register_error_pages(app)
+    app.after_request(_security_headers)
     return app
+
+
+def _security_headers(response):
+    # setdefault: the private pages set their own stricter Referrer-Policy.
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
 
 
 def _project_dir():

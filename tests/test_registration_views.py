@@ -676,3 +676,17 @@ def test_each_form_page_carries_its_own_submission_key(client, event):
     keys = {re.search(r'name="submission_key" type="hidden" value="([^"]+)"',
                       client.get(event.form_url).text).group(1) for _ in range(3)}
     assert len(keys) == 3
+
+
+def test_private_pages_are_not_cached_and_send_no_referrer(app, client, event):
+    token = register_via_form(app, client, event, attendees=1)
+
+    private = client.get(f"/r/{token}")
+    public = client.get(event.form_url)
+
+    assert private.headers["Cache-Control"] == "no-store"
+    assert private.headers["Referrer-Policy"] == "no-referrer"
+    assert public.headers["Referrer-Policy"] == "same-origin"
+    for response in (private, public):
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
