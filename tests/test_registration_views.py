@@ -690,3 +690,15 @@ def test_private_pages_are_not_cached_and_send_no_referrer(app, client, event):
     for response in (private, public):
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_payment_notice_of_an_unmatched_member_claim_gives_both_amounts(app, client, event,
+                                                                        tmp_path):
+    token = register_via_form(app, client, event, attendees=3, tier_claim="committee_member",
+                              unit_name="名录中没有的社区服务中心")
+
+    text = " ".join(pdf_text(client.get(f"/r/{token}/payment-notice.pdf").data, tmp_path).split())
+
+    assert "会员价待核实" in text
+    assert "8,940.00" in text and "10,740.00" in text
+    assert "人民币捌仟玖佰肆拾元整" in text

@@ -156,7 +156,7 @@ def render_payment_notice(notice: PaymentNotice) -> bytes:
             ),
             Spacer(0, SIGNATURE_GAP_MM * mm),
             Paragraph(
-                f"本通知单由报名系统生成，登记号 {markup(notice.code)}。"
+                f"本通知单由报名系统生成，报名编号 {markup(notice.code)}。"
                 "如信息有误，请及时与会务组联系。",
                 STYLE_SMALL_CENTER,
             ),
@@ -165,7 +165,7 @@ def render_payment_notice(notice: PaymentNotice) -> bytes:
     return build_pdf(
         story,
         title=f"缴费通知单 {notice.code}",
-        header_text=f"缴费通知单　登记号 {notice.code}　{notice.event_title}",
+        header_text=f"缴费通知单　报名编号 {notice.code}　{notice.event_title}",
         author=notice.organiser,
         watermark=notice.status_note,
     )
@@ -184,7 +184,7 @@ def _invoice_and_contacts(notice: PaymentNotice) -> list[Flowable]:
 def _meta_line(notice: PaymentNotice) -> Table:
     half = WIDTH_MM / 2 * mm
     code = Paragraph(
-        f'登记号：<font face="{FONT_MONO}" size="13">{markup(notice.code)}</font>', _STYLE_CODE
+        f'报名编号：<font face="{FONT_MONO}" size="13">{markup(notice.code)}</font>', _STYLE_CODE
     )
     issued = Paragraph(f"开具日期：{format_date_cn(notice.issued_on)}", _STYLE_CODE_RIGHT)
     return Table(

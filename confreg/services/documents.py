@@ -26,8 +26,8 @@ def payment_notice_of(registration: Registration, *, today: date) -> PaymentNoti
     pending_note = None
     if registration.tier_status == "member_pending":
         standard = event.tier(False).amount * len(registration.attendees)
-        pending_note = (f"会员价待核实：会务组核实会员资格后确认金额；如未通过核实，"
-                        f"应按标准价缴纳 {standard:,.2f} 元。")
+        pending_note = (f"会员价待核实：请先按会员价汇款 {registration.total_amount:,.2f} 元；"
+                        f"如未通过核实，应按标准价缴纳 {standard:,.2f} 元，会务组将通知补缴差额。")
     return PaymentNotice(
         event_title=event.title,
         organiser=event.organiser,
