@@ -14,13 +14,15 @@ def _secret_key() -> str:
     path = INSTANCE_DIR / "secret_key"
     if not path.exists():
         INSTANCE_DIR.mkdir(exist_ok=True)
-        try:  # O_EXCL: several gunicorn workers starting at once agree on one key
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        draft = INSTANCE_DIR / f"secret_key.{os.getpid()}"
+        draft.write_text(secrets.token_urlsafe(48))
+        draft.chmod(0o600)
+        try:  # link() is atomic: workers starting at once all read the one complete key
+            os.link(draft, path)
         except FileExistsError:
             pass
-        else:
-            with os.fdopen(fd, "w") as file:
-                file.write(secrets.token_urlsafe(48))
+        finally:
+            draft.unlink()
     return path.read_text().strip()
 
 

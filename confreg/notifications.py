@@ -1,10 +1,11 @@
 """Every e-mail the system sends, composed in one place.
 
 Mail is queued as an OutboundMail row in the same transaction as the change that
-causes it, and sent after commit by deliver_mail(): a rollback sends nothing and
-an SMTP outage loses nothing (the row waits and is retried with back-off, from
-the next request that sends mail or from `flask mail send` run by cron).
+causes it, and sent by the same request right after the commit: a rollback sends
+nothing and an SMTP outage loses nothing (the row waits and is retried with
+back-off by `flask mail send`, run from cron every minute).
 """
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
@@ -106,15 +107,26 @@ def _transmit(envelope: _Envelope) -> None:
         mail.send(message)
 
 
+# The private link's token: only its hash is kept in the registration, so once a mail has
+# gone out (or given up) its stored copy must not keep the link either.
+PRIVATE_LINK_TOKEN = re.compile(r"(/r/)[A-Za-z0-9_-]{16,}")
+
+
+def redact_private_links(text: str) -> str:
+    return PRIVATE_LINK_TOKEN.sub(r"\1……（私密链接已隐去，见所发邮件）", text)
+
+
 def _record_result(mail_id: int, error: Exception | None, now: datetime) -> None:
     begin_write(db.session)
     row = db.session.get(OutboundMail, mail_id, populate_existing=True)
     if error is None:
         row.status, row.sent_at, row.last_error = "sent", utcnow(), ""
+        row.body_text = redact_private_links(row.body_text)
     else:
         row.last_error = f"{type(error).__name__}: {error}"[:1000]
         if row.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
             row.status = "failed"
+            row.body_text = redact_private_links(row.body_text)
         else:
             row.status = "pending"
             row.next_attempt_at = now + RETRY_DELAYS[min(row.attempts - 1, len(RETRY_DELAYS) - 1)]

@@ -8,6 +8,7 @@ import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 from email import message_from_bytes, policy
+from html.parser import HTMLParser
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -150,6 +151,59 @@ def registration_form(event: Event, attendees: int = 1, **overrides) -> dict:
         })
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
+
+
+class FormState(HTMLParser):
+    """What a browser would submit from the page's POST form(s): name -> value."""
+
+    def __init__(self):
+        super().__init__()
+        self.values: dict[str, str] = {}
+        self._select: str | None = None
+        self._select_first: str | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        name = a.get("name")
+        if tag == "input" and name:
+            kind = a.get("type", "text")
+            if kind in ("checkbox", "radio"):
+                if "checked" in a:
+                    self.values[name] = a.get("value", "on")
+            elif kind not in ("submit", "button"):
+                self.values[name] = a.get("value") or ""
+        elif tag == "select" and name:
+            self._select, self._select_first = name, None
+        elif tag == "option" and self._select:
+            value = a.get("value") or ""
+            if self._select_first is None:
+                self._select_first = value
+            if "selected" in a:
+                self.values[self._select] = value
+        elif tag == "textarea" and name:
+            self._textarea = name
+            self.values[name] = ""
+
+    def handle_endtag(self, tag):
+        if tag == "select" and self._select:
+            self.values.setdefault(self._select, self._select_first or "")
+            self._select = None
+        elif tag == "textarea" and self._textarea:
+            # HTML drops one newline right after <textarea>; CRLF counts as one newline.
+            value = self.values[self._textarea].replace("\r\n", "\n").replace("\r", "\n")
+            self.values[self._textarea] = value.removeprefix("\n")
+            self._textarea = None
+
+    def handle_data(self, data):
+        if self._textarea:
+            self.values[self._textarea] += data
+
+
+def form_values(html: str) -> dict[str, str]:
+    parser = FormState()
+    parser.feed(html)
+    return parser.values
 
 
 def csrf_token_from(html: str) -> str:

@@ -212,3 +212,36 @@ def test_the_same_form_submitted_twenty_times_at_once_registers_once(app, app_ct
     stored = db.session.scalar(select(func.count(Registration.id))
                                .where(Registration.event_id == event.id))
     assert stored == 1
+
+
+def test_ten_simultaneous_cancels_of_one_registration_cancel_it_once(app, app_ctx, live_server):
+    from confreg.models import AuditEntry, OutboundMail
+
+    event = make_event(capacity=CAPACITY)
+    form_url = f"{live_server.url}/events/{event.key}/register"
+    form = registration_form(event, 1)
+    db.session.close()
+    with requests.Session() as http:
+        page = http.get(form_url)
+        created = http.post(form_url, data={**form,
+                                  "csrf_token": csrf_token_from(page.text)},
+                            allow_redirects=False)
+    cancel_url = live_server.url + created.headers["Location"] + "/cancel"
+    barrier = threading.Barrier(10, timeout=BARRIER_TIMEOUT)
+
+    def cancel(_):
+        with requests.Session() as http:
+            token = csrf_token_from(http.get(cancel_url, timeout=REQUEST_TIMEOUT).text)
+            barrier.wait()
+            return http.post(cancel_url, data={"csrf_token": token, "confirm": "1"},
+                             allow_redirects=False, timeout=REQUEST_TIMEOUT).status_code
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(pool.map(cancel, range(10)))
+
+    assert all(status == 302 for status in statuses), statuses
+    cancellations = db.session.scalar(select(func.count(AuditEntry.id))
+                                      .where(AuditEntry.action == "registration.cancelled"))
+    cancel_mails = db.session.scalar(select(func.count(OutboundMail.id))
+                                     .where(OutboundMail.kind == "registration_cancelled"))
+    assert (cancellations, cancel_mails) == (1, 1)

@@ -16,7 +16,7 @@ from confreg import notifications
 from confreg.notifications import deliver_mail
 from confreg.services.registrations import AttendeeDetails, UnitDetails, register_unit
 from confreg.timeutil import china_today, format_date_cn
-from tests.conftest import add_member, make_event, post_form, registration_form
+from tests.conftest import add_member, form_values, make_event, post_form, registration_form
 
 UNIT_NAME = "西宁市城东区东关大街街道办事处"
 SLOW_SMTP_SECONDS = 2
@@ -248,3 +248,27 @@ def test_mail_queued_in_a_request_that_rolls_back_is_never_sent(app, smtp, event
     assert smtp.messages == []
     with app.app_context():
         assert db.session.scalar(select(OutboundMail.id)) is None
+
+
+def test_a_sent_mail_keeps_no_copy_of_the_private_link(app, client, smtp, event):
+    response = post_form(client, event["form_url"], event["form"])
+    token = urlsplit(response.headers["Location"]).path.removeprefix("/r/")
+
+    assert token in smtp.body(smtp.messages[0])  # the unit got it...
+    row = the_mail(app)
+    assert row.status == "sent"
+    assert token not in row.body_text  # ...and the database keeps no copy
+    assert "私密链接已隐去" in row.body_text
+
+
+def test_changing_the_contact_email_tells_the_old_address_too(app, client, smtp, event):
+    response = post_form(client, event["form_url"], event["form"])
+    token = urlsplit(response.headers["Location"]).path.removeprefix("/r/")
+    data = form_values(client.get(f"/r/{token}/edit").text)
+    data["contact_email"] = "new-contact@example.cn"
+
+    edited = client.post(f"/r/{token}/edit", data=data)
+
+    assert edited.status_code == 302
+    changed = [m for m in smtp.messages if "已修改" in m["Subject"]]
+    assert sorted(m["To"] for m in changed) == ["contact@example.cn", "new-contact@example.cn"]

@@ -14,8 +14,8 @@ from confreg.extensions import db
 from confreg.models import Attendee, AuditEntry, OutboundMail, Registration
 from confreg.services import ServiceError
 from confreg.services.registrations import (AttendeeDetails, UnitDetails, cancel_registration,
-                                            find_by_token, price_if_rejected, quote_fee,
-                                            register_unit, seats_left, unit_details_of,
+                                            find_by_token, quote_fee,
+                                            register_unit, seats_left,
                                             update_registration)
 from confreg.templating import money
 from confreg.timeutil import china_today
@@ -54,7 +54,8 @@ def details_of(attendee: Attendee, **changes) -> AttendeeDetails:
 
 
 def unit_of(registration: Registration) -> UnitDetails:
-    values = unit_details_of(registration)
+    values = {name: getattr(registration, name)
+              for name in registrations.UNIT_FIELDS + registrations.INVOICE_FIELDS}
     values["credit_code"] = values["credit_code"] or ""
     return UnitDetails(**values)
 
@@ -83,7 +84,7 @@ def test_member_claim_matched_by_normalised_name_gets_verified_member_price(even
     assert registration.member_unit.name == "西宁市城东区（东关）社区服务中心"
     assert [a.fee for a in registration.attendees] == [MEMBER_PRICE, MEMBER_PRICE]
     assert registration.total_amount == MEMBER_PRICE * 2
-    assert price_if_rejected(registration) is None
+    assert registration.price_if_rejected is None
 
 
 def test_member_claim_matched_by_credit_code_under_another_name_is_verified(event):
@@ -104,10 +105,9 @@ def test_member_claim_without_registry_match_waits_for_review(event):
     assert registration.tier_status == "member_pending"
     assert registration.member_unit is None
     assert registration.total_amount == MEMBER_PRICE * 3
-    assert price_if_rejected(registration) == STANDARD_PRICE * 3
+    assert registration.price_if_rejected == STANDARD_PRICE * 3
     quote = quote_fee(event, "committee_member", "格尔木市河西街道办事处", CODE_B, china_today())
-    assert (quote.tier_status, quote.unit_price, quote.price_if_rejected) == (
-        "member_pending", MEMBER_PRICE, STANDARD_PRICE)
+    assert (quote.tier_status, quote.unit_price) == ("member_pending", MEMBER_PRICE)
 
 
 def test_other_units_pay_the_standard_price_even_when_in_the_registry(event):
@@ -116,7 +116,7 @@ def test_other_units_pay_the_standard_price_even_when_in_the_registry(event):
 
     assert registration.tier_status == "standard"
     assert registration.total_amount == STANDARD_PRICE * 2
-    assert price_if_rejected(registration) is None
+    assert registration.price_if_rejected is None
 
 
 def test_expired_registry_entry_does_not_match(event, today):
@@ -170,7 +170,7 @@ def test_cancelling_frees_the_places(app_ctx):
     registration, _ = register(event, 3)
     db.session.commit()
 
-    cancel_registration(registration, now=utcnow(), actor="测试")
+    cancel_registration(registration, today=china_today(), now=utcnow(), actor="测试")
     db.session.commit()
 
     assert registration.status == "cancelled"
@@ -183,9 +183,9 @@ def test_cancelling_frees_the_places(app_ctx):
 
 def test_cancelling_twice_is_refused(event):
     registration, _ = register(event, 1)
-    cancel_registration(registration, now=utcnow(), actor="测试")
+    cancel_registration(registration, today=china_today(), now=utcnow(), actor="测试")
     with pytest.raises(ServiceError):
-        cancel_registration(registration, now=utcnow(), actor="测试")
+        cancel_registration(registration, today=china_today(), now=utcnow(), actor="测试")
 
 
 def test_replacing_an_attendee_on_a_full_event_is_allowed(app_ctx):
@@ -279,7 +279,7 @@ def test_removing_an_attendee_lowers_the_total(event, today):
     db.session.commit()
 
     assert registration.total_amount == MEMBER_PRICE * 2
-    assert price_if_rejected(registration) == STANDARD_PRICE * 2
+    assert registration.price_if_rejected == STANDARD_PRICE * 2
     assert notes == [f"删除参会人员 {NAMES[2]}",
                      f"应缴金额 {money(8940)} 元 → {money(5960)} 元"]
 

@@ -8,20 +8,21 @@ import subprocess
 from datetime import timedelta
 from decimal import Decimal
 from html import unescape
-from html.parser import HTMLParser
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
 
+from confreg.checks import credit_code_is_valid
 from confreg.database import utcnow
 from confreg.extensions import db
 from confreg.models import Attendee, AuditEntry, Event, Registration
 from confreg.services.registrations import AttendeeDetails, UnitDetails, register_unit
 from confreg.templating import money
 from confreg.timeutil import china_today, format_date_cn
-from tests.conftest import add_member, csrf_token_from, make_event, post_form, registration_form
+from tests.conftest import (add_member, csrf_token_from, form_values, make_event, post_form,
+                            registration_form)
 
 VALID_CREDIT_CODE = "91630100MA7523456C"
 BAD_CHECK_CREDIT_CODE = "91630100MA7523456D"  # same code, wrong check character
@@ -29,59 +30,6 @@ UNIT_NAME = "西宁市城东区东关大街街道办事处"
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-class FormState(HTMLParser):
-    """What a browser would submit from the page's POST form(s): name -> value."""
-
-    def __init__(self):
-        super().__init__()
-        self.values: dict[str, str] = {}
-        self._select: str | None = None
-        self._select_first: str | None = None
-        self._textarea: str | None = None
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        name = a.get("name")
-        if tag == "input" and name:
-            kind = a.get("type", "text")
-            if kind in ("checkbox", "radio"):
-                if "checked" in a:
-                    self.values[name] = a.get("value", "on")
-            elif kind not in ("submit", "button"):
-                self.values[name] = a.get("value") or ""
-        elif tag == "select" and name:
-            self._select, self._select_first = name, None
-        elif tag == "option" and self._select:
-            value = a.get("value") or ""
-            if self._select_first is None:
-                self._select_first = value
-            if "selected" in a:
-                self.values[self._select] = value
-        elif tag == "textarea" and name:
-            self._textarea = name
-            self.values[name] = ""
-
-    def handle_endtag(self, tag):
-        if tag == "select" and self._select:
-            self.values.setdefault(self._select, self._select_first or "")
-            self._select = None
-        elif tag == "textarea" and self._textarea:
-            # HTML drops one newline right after <textarea>; CRLF counts as one newline.
-            value = self.values[self._textarea].replace("\r\n", "\n").replace("\r", "\n")
-            self.values[self._textarea] = value.removeprefix("\n")
-            self._textarea = None
-
-    def handle_data(self, data):
-        if self._textarea:
-            self.values[self._textarea] += data
-
-
-def form_values(html: str) -> dict[str, str]:
-    parser = FormState()
-    parser.feed(html)
-    return parser.values
-
 
 def assert_everything_kept(html: str, sent: dict) -> None:
     """Every value the user sent is back in the form, as typed."""
@@ -617,6 +565,10 @@ FUZZ = {
     "remove_attendee_negative": {"remove_attendee": "-1"},
     "unknown_choices": {"tier_claim": "vip", "province": "火星", "attendees-0-gender": "X",
                         "attendees-0-ethnicity": "精灵族", "invoice_type": "free"},
+    "superscript_index": {"attendees-²-name": "王五"},
+    "index_past_int_limit": {f"attendees-{'9' * 5000}-name": "王五"},
+    "superscript_attendee_id": {"attendees-0-id": "²"},
+    "attendee_id_past_int_limit": {"attendees-0-id": "9" * 5000},
     "full_width_digits": {"contact_mobile": "１３９１２３４５６７８",
                           "credit_code": "９１６３０１００ＭＡ７５２３４５６Ｃ"},
 }
@@ -702,3 +654,58 @@ def test_payment_notice_of_an_unmatched_member_claim_gives_both_amounts(app, cli
     assert "会员价待核实" in text
     assert "8,940.00" in text and "10,740.00" in text
     assert "人民币捌仟玖佰肆拾元整" in text
+
+
+@pytest.mark.parametrize("path", ["/events/%00", "/events/%00/register", "/events/%00/print",
+                                  "/events/" + "x" * 300, "/events/X%27--"])
+def test_an_odd_event_key_is_simply_not_found(client, path, served_as_in_production):
+    assert client.get(path).status_code == 404
+
+
+def test_two_rows_claiming_one_attendee_are_refused(app, client, event):
+    token = register_via_form(app, client, event, 2)
+    data = form_values(client.get(f"/r/{token}/edit").text)
+    data["attendees-1-id"] = data["attendees-0-id"]
+
+    response = client.post(f"/r/{token}/edit", data=data)
+
+    assert response.status_code == 422
+    assert "参会人员数据有误" in text_of(response.text)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Attendee.id))) == 2
+
+
+def test_taxpayer_id_takes_only_digits_and_capital_letters(app, client, event):
+    response = post_form(client, event.form_url,
+                         registration_form(event, 1, invoice_taxpayer_id="纳税人识别号纳税人识别号纳税人"))
+
+    assert response.status_code == 422
+    assert "纳税人识别号一般为 15～20 位数字或字母" in text_of(response.text)
+
+
+def test_the_same_mobile_written_with_spaces_is_still_a_duplicate(app, client, event):
+    response = post_form(client, event.form_url, registration_form(
+        event, 2, **{"attendees-0-mobile": "139 1234 5000", "attendees-1-mobile": "13912345000"}))
+
+    assert response.status_code == 422
+    assert "与第 1 位参会人员的手机号相同" in text_of(response.text)
+
+
+FAILING_CODE = "91630100MA7523456A"  # 18 valid characters, wrong check character
+
+
+def test_a_confirmed_credit_code_is_not_asked_again_but_a_new_failing_one_is(app, client, event):
+    assert not credit_code_is_valid(FAILING_CODE)
+    assert not credit_code_is_valid(FAILING_CODE[:-1] + "D")
+    token = register_via_form(app, client, event, 1, credit_code=FAILING_CODE,
+                              credit_code_confirmed="y")
+    data = form_values(client.get(f"/r/{token}/edit").text)
+    assert "credit_code_confirmed" not in data
+
+    unchanged = client.post(f"/r/{token}/edit", data={**data, "contact_name": "马晓红"})
+    changed = client.post(f"/r/{token}/edit",
+                          data={**data, "credit_code": FAILING_CODE[:-1] + "D"})
+
+    assert unchanged.status_code == 302
+    assert changed.status_code == 422
+    assert "代码校验位不符" in text_of(changed.text)

@@ -1,20 +1,21 @@
 """The registration form: a unit, its contact, 1..n attendees, invoice details, consent."""
 import re
 
-from flask import has_request_context, request
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, DateField, FieldList, Form, FormField, HiddenField,
                      RadioField, SelectField, StringField, TextAreaField)
 from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
 
-from ..checks import (ETHNIC_GROUPS, PROVINCES, credit_code_is_valid, id_number_is_valid,
-                      is_mainland_mobile, normalize_credit_code)
+from ..checks import (CREDIT_CODE_ALPHABET, ETHNIC_GROUPS, PROVINCES, credit_code_is_valid,
+                      id_number_is_valid, is_mainland_mobile, normalize_credit_code,
+                      normalize_mobile)
+from ..timeutil import format_month_day_cn
 from .registration_rows import posted_row_count
 from ..models.registrations import (ACCOMMODATIONS, DIETS, GENDERS, INVOICE_TYPES,
                                     TIER_CLAIMS)
 
 MAX_ATTENDEES = 50
-CREDIT_CODE_CHARS = set("0123456789ABCDEFGHJKLMNPQRTUWXY")
+TAXPAYER_ID = re.compile(r"[0-9A-Z]{15,20}")
 
 
 def mainland_mobile(form, field):
@@ -115,8 +116,10 @@ class UnitFields(FlaskForm):
         code = normalize_credit_code(field.data or "")
         if not code:
             return
-        if len(code) != 18 or not set(code) <= CREDIT_CODE_CHARS:
+        if len(code) != 18 or not set(code) <= set(CREDIT_CODE_ALPHABET):
             raise ValidationError("统一社会信用代码为 18 位数字或大写字母（不含 I、O、Z、S、V）。")
+        if code == self.confirmed_credit_code:
+            self.credit_code_confirmed.data = True  # confirmed before: no need to ask again
         if not credit_code_is_valid(code) and not self.credit_code_confirmed.data:
             self.credit_code_needs_confirmation = True
             raise ValidationError("代码校验位不符，请核对。部分早期代码无法通过校验："
@@ -124,7 +127,7 @@ class UnitFields(FlaskForm):
 
     def validate_invoice_taxpayer_id(self, field):
         value = normalize_credit_code(field.data or "")
-        if value and not (15 <= len(value) <= 20 and value.isalnum()):
+        if value and not TAXPAYER_ID.fullmatch(value):
             raise ValidationError("纳税人识别号一般为 15～20 位数字或字母，通常与统一社会信用代码相同。")
         if not value and self.invoice_type.data == "special":
             raise ValidationError("开具增值税专用发票须填写纳税人识别号。")
@@ -135,18 +138,22 @@ class AttendeeRows:
 
     attendees = FieldList(FormField(AttendeeForm), min_entries=1, max_entries=MAX_ATTENDEES)
 
-    def __init__(self, *args, event=None, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, formdata=None, *, event=None, confirmed_credit_code=None, **kwargs):
+        """formdata: the posted rows as clean_rows() returns them, or None to show data."""
+        super().__init__(formdata=formdata, **kwargs)
         self.event = event
+        self.confirmed_credit_code = confirmed_credit_code
+        self.posted_rows = posted_row_count(formdata) if formdata is not None else 0
 
     def validate_attendees(self, field):
         event = self.event
         if not field.entries:
             raise ValidationError("请至少填写一名参会人员。")
-        if has_request_context() and posted_row_count(request.form) > MAX_ATTENDEES:
+        if self.posted_rows > MAX_ATTENDEES:
             # FieldList would silently drop the rows beyond max_entries.
             raise ValidationError(f"一次最多报名 {MAX_ATTENDEES} 人；人数更多时请分批报名或联系会务组。")
         seen: dict[str, int] = {}
+        seen_ids: set[str] = set()
         for number, entry in enumerate(field.entries, start=1):
             row = entry.form
             arrival, departure = row.arrival_on.data, row.departure_on.data
@@ -163,11 +170,15 @@ class AttendeeRows:
                 elif not id_number_is_valid(value):
                     row.id_number.errors = [*row.id_number.errors,
                                             "身份证号校验不符，请核对 18 位号码（末位可为 X）。"]
-            mobile = (row.mobile.data or "").strip()
+            mobile = normalize_mobile(row.mobile.data or "")
             if mobile and mobile in seen:
                 row.mobile.errors = [*row.mobile.errors,
                                      f"与第 {seen[mobile]} 位参会人员的手机号相同。"]
             seen.setdefault(mobile, number)
+            if row.id.data:
+                if row.id.data in seen_ids:  # a tampered form: two rows for one person
+                    raise ValidationError("参会人员数据有误，请刷新页面后重新填写。")
+                seen_ids.add(row.id.data)
         if any(entry.form.errors for entry in field.entries) and not field.errors:
             # Row errors are shown beside their fields; the list itself needs no message.
             raise ValidationError("")
@@ -200,5 +211,5 @@ class ConfirmForm(FlaskForm):
 
 
 def _within(event) -> str:
-    return (f"日期须在活动期间（{event.starts_on.month}月{event.starts_on.day}日—"
-            f"{event.ends_on.month}月{event.ends_on.day}日）。")
+    return (f"日期须在活动期间（{format_month_day_cn(event.starts_on)}—"
+            f"{format_month_day_cn(event.ends_on)}）。")

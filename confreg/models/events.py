@@ -1,5 +1,5 @@
 """Events: the notice, its schedule, fee tiers, deadlines, account and contacts."""
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Numeric, String, Text, UniqueConstraint
@@ -106,8 +106,10 @@ class Event(db.Model):
             return "open"
         return "closed"
 
-    def days(self) -> list[date]:
-        return [self.starts_on + timedelta(days=n) for n in range((self.ends_on - self.starts_on).days + 1)]
+    @property
+    def payment_due(self) -> date:
+        """The payment deadline; an event without one is paid by its first day."""
+        return self.payment_deadline or self.starts_on
 
     def tier(self, is_member: bool) -> "FeeTier | None":
         for tier in self.fee_tiers:

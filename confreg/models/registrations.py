@@ -94,6 +94,23 @@ class Registration(db.Model):
         return self.status == "active"
 
     @property
+    def pays_member_price(self) -> bool:
+        """Verified members, and member claims while they wait for verification."""
+        return self.tier_status in ("member_verified", "member_pending")
+
+    @property
+    def price_if_rejected(self):
+        """What a pending member claim would cost at the standard price, else None."""
+        if self.tier_status != "member_pending":
+            return None
+        return self.event.tier(False).amount * len(self.attendees)
+
+    @property
+    def transfer_remark(self) -> str:
+        """The exact transfer remark: the code first, so a truncated remark keeps it."""
+        return f"{self.code} {self.event.payment_remark}".strip()
+
+    @property
     def tier_claim_label(self) -> str:
         return TIER_CLAIMS.get(self.tier_claim, self.tier_claim)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
 from io import BytesIO
@@ -165,11 +164,6 @@ def format_yuan(value: Decimal) -> str:
     """Format money with the yuan sign: 8940 -> "¥8,940.00"."""
     text = format_amount(value)
     return f"-¥{text[1:]}" if text.startswith("-") else f"¥{text}"
-
-
-def format_date_cn(value: date) -> str:
-    """Format a date the Chinese way: 2027-08-15 -> "2027年8月15日"."""
-    return f"{value.year}年{value.month}月{value.day}日"
 
 
 def markup(text: str) -> str:

@@ -32,12 +32,12 @@ from confreg.pdf.layout import (
     data_table,
     field_table,
     format_amount,
-    format_date_cn,
     format_yuan,
     markup,
     plain,
     table_style,
 )
+from confreg.timeutil import format_date_cn
 
 
 @dataclass

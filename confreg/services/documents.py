@@ -1,5 +1,6 @@
 """Assembling the data of printed documents from the database (the pdf package draws it)."""
 from datetime import date
+from decimal import Decimal
 
 from ..checks import mask_mobile, rmb_capitals
 from ..models import Registration
@@ -7,27 +8,22 @@ from ..pdf.payment_notice import FeeLine, NoticeAttendee, PaymentNotice
 from ..timeutil import format_month_day_cn
 
 
-def transfer_remark(registration: Registration) -> str:
-    """The exact remark to write on the transfer: the code first, so a truncated remark keeps it."""
-    return f"{registration.code} {registration.event.payment_remark}".strip()
-
-
 def payment_notice_of(registration: Registration, *, today: date) -> PaymentNotice:
     """Collect what the payment notice shows for a registration."""
     event = registration.event
     fee_lines: dict[tuple, FeeLine] = {}
-    tier = event.tier(registration.tier_status in ("member_verified", "member_pending"))
+    tier = event.tier(registration.pays_member_price)
     for attendee in registration.attendees:
         key = (tier.label if tier else "服务费", attendee.fee)
         line = fee_lines.setdefault(key, FeeLine(label=key[0], unit_price=attendee.fee,
-                                                 quantity=0, amount=attendee.fee * 0))
+                                                 quantity=0, amount=Decimal("0")))
         line.quantity += 1
         line.amount += attendee.fee
     pending_note = None
-    if registration.tier_status == "member_pending":
-        standard = event.tier(False).amount * len(registration.attendees)
+    if registration.price_if_rejected is not None:
         pending_note = (f"会员价待核实：请先按会员价汇款 {registration.total_amount:,.2f} 元；"
-                        f"如未通过核实，应按标准价缴纳 {standard:,.2f} 元，会务组将通知补缴差额。")
+                        f"如未通过核实，应按标准价缴纳 {registration.price_if_rejected:,.2f} 元，"
+                        "会务组将通知补缴差额。")
     return PaymentNotice(
         event_title=event.title,
         organiser=event.organiser,
@@ -51,8 +47,8 @@ def payment_notice_of(registration: Registration, *, today: date) -> PaymentNoti
         payee_name=event.payee_name,
         bank_name=event.bank_name,
         bank_account=event.bank_account,
-        remark=transfer_remark(registration),
-        payment_deadline=event.payment_deadline or event.starts_on,
+        remark=registration.transfer_remark,
+        payment_deadline=event.payment_due,
         invoice_note=event.invoice_note,
         contacts=[c.as_line() for c in event.contacts],
         pending_note=pending_note,

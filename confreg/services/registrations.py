@@ -56,12 +56,11 @@ class AttendeeDetails:
 
 @dataclass
 class FeeQuote:
-    """The price per attendee for a unit, and what it would be if a member claim fails."""
+    """The price per attendee for a unit, and the registry entry that justified it."""
 
     tier_status: str
     unit_price: Decimal
     member_unit: MemberUnit | None = None
-    price_if_rejected: Decimal | None = None
 
 
 INVOICE_FIELDS = ("invoice_title", "invoice_taxpayer_id", "invoice_type", "invoice_content",
@@ -83,7 +82,7 @@ def quote_fee(event: Event, tier_claim: str, unit_name: str, credit_code: str,
     member = find_member(unit_name, credit_code, today)
     if member is not None:
         return FeeQuote("member_verified", member_tier.amount, member_unit=member)
-    return FeeQuote("member_pending", member_tier.amount, price_if_rejected=standard_tier.amount)
+    return FeeQuote("member_pending", member_tier.amount)
 
 
 def lock_event(event_id: int) -> Event:
@@ -93,6 +92,16 @@ def lock_event(event_id: int) -> Event:
         select(Event).where(Event.id == event_id).with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one()
+
+
+def lock_registration(registration: Registration) -> tuple[Registration, Event]:
+    """Lock the event, then the registration, and read both again before checking them."""
+    event = lock_event(registration.event_id)
+    registration = db.session.execute(
+        select(Registration).where(Registration.id == registration.id).with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    return registration, event
 
 
 def seats_taken(event: Event) -> int:
@@ -133,10 +142,15 @@ def _clean_unit(unit: UnitDetails, event: Event) -> dict:
     values["unit_name"] = unit.unit_name.strip()
     values["credit_code"] = normalize_credit_code(unit.credit_code) or None
     values["contact_mobile"] = normalize_mobile(unit.contact_mobile)
-    values["invoice_title"] = unit.invoice_title.strip() or values["unit_name"]
-    values["invoice_content"] = unit.invoice_content.strip() or event.invoice_content
-    values["invoice_email"] = unit.invoice_email.strip() or unit.contact_email
-    values["invoice_taxpayer_id"] = normalize_credit_code(unit.invoice_taxpayer_id)
+    return _with_invoice_defaults(values, event)
+
+
+def _with_invoice_defaults(values: dict, event: Event) -> dict:
+    """Fill what the unit left blank: title = unit name, content from the event, its e-mail."""
+    values["invoice_title"] = values["invoice_title"].strip() or values["unit_name"]
+    values["invoice_content"] = values["invoice_content"].strip() or event.invoice_content
+    values["invoice_email"] = values["invoice_email"].strip() or values["contact_email"]
+    values["invoice_taxpayer_id"] = normalize_credit_code(values["invoice_taxpayer_id"])
     return values
 
 
@@ -202,8 +216,7 @@ def register_unit(event_id: int, unit: UnitDetails, attendees: list[AttendeeDeta
                  "total_amount": [None, f"{registration.total_amount:.2f}"]},
     )
     queue_mail("registration_confirmed", registration.contact_email, registration=registration,
-               context={"registration": registration, "event": event, "token": token,
-                        "quote": quote})
+               context={"registration": registration, "event": event, "token": token})
     return registration, token
 
 
@@ -231,12 +244,12 @@ def update_registration(registration: Registration, unit: UnitDetails,
                         attendees: list[AttendeeDetails], *, today: date, now: datetime,
                         actor: str) -> list[str]:
     """Apply a unit's changes to its registration, re-price it, and return what changed."""
-    if not registration.is_active:
-        raise ServiceError("该报名已取消，不能修改。")
     if not attendees:
         raise ServiceError("请至少保留一名参会人员。", field="attendees")
-    event = lock_event(registration.event_id)
-    if not registration.event.registration_open(today):
+    registration, event = lock_registration(registration)
+    if not registration.is_active:
+        raise ServiceError("该报名已取消，不能修改。")
+    if not event.registration_open(today):
         raise ServiceError(f"报名已于 {format_date_cn(event.registration_deadline)} 截止，"
                            "不能再修改参会人员。如需换人请联系会务组。")
     existing = {a.id: a for a in registration.attendees}
@@ -282,12 +295,12 @@ def update_registration(registration: Registration, unit: UnitDetails,
                           registration.credit_code, today)
         if quote.tier_status != registration.tier_status:
             notes.append(f"收费类别：{registration.tier_status_label} → "
-                         f"{_status_label(quote.tier_status)}")
+                         f"{TIER_STATUSES[quote.tier_status]}")
         registration.tier_status = quote.tier_status
         registration.member_unit = quote.member_unit
         unit_price = quote.unit_price
     else:
-        unit_price = _current_unit_price(registration, event)
+        unit_price = Decimal("0") if event.is_free else event.tier(registration.pays_member_price).amount
     total_before = registration.total_amount
     for attendee in registration.attendees:
         attendee.fee = unit_price
@@ -310,24 +323,25 @@ def update_registration(registration: Registration, unit: UnitDetails,
                  **({"total_amount": [f"{total_before:.2f}", f"{registration.total_amount:.2f}"]}
                     if registration.total_amount != total_before else {})},
     )
-    queue_mail("registration_changed", registration.contact_email, registration=registration,
-               context={"registration": registration, "event": event, "notes": notes})
+    # A changed contact address: the old one hears of it too, in case the link leaked.
+    for address in dict.fromkeys([unit_before["contact_email"], registration.contact_email]):
+        queue_mail("registration_changed", address, registration=registration,
+                   context={"registration": registration, "event": event, "notes": notes})
     return notes
 
 
 def update_invoice_details(registration: Registration, values: dict, *, today: date,
                            now: datetime, actor: str) -> bool:
     """Change only the invoice details; allowed until the event ends."""
-    begin_write(db.session)
+    registration, event = lock_registration(registration)
     if not can_edit_invoice(registration, today):
         raise ServiceError("该报名已取消或活动已结束，发票信息不能再修改。")
     before = {k: getattr(registration, k) for k in INVOICE_FIELDS}
-    after = dict(before)
-    after.update({k: (values.get(k) or "").strip() for k in INVOICE_FIELDS})
-    after["invoice_title"] = after["invoice_title"] or registration.unit_name
-    after["invoice_content"] = after["invoice_content"] or registration.event.invoice_content
-    after["invoice_email"] = after["invoice_email"] or registration.contact_email
-    after["invoice_taxpayer_id"] = normalize_credit_code(after["invoice_taxpayer_id"])
+    after = _with_invoice_defaults(
+        {**{k: values.get(k) or "" for k in INVOICE_FIELDS},
+         "unit_name": registration.unit_name, "contact_email": registration.contact_email},
+        event)
+    after = {k: after[k] for k in INVOICE_FIELDS}
     changes = diff(before, after)
     if not changes:
         return False
@@ -342,11 +356,18 @@ def update_invoice_details(registration: Registration, values: dict, *, today: d
     return True
 
 
-def cancel_registration(registration: Registration, *, now: datetime, actor: str) -> None:
+def can_cancel(registration: Registration, today: date) -> bool:
+    return registration.is_active and today <= registration.event.ends_on
+
+
+def cancel_registration(registration: Registration, *, today: date, now: datetime,
+                        actor: str) -> None:
     """Cancel a registration before payment; its places return to the event."""
-    lock_event(registration.event_id)
+    registration, event = lock_registration(registration)
     if not registration.is_active:
         raise ServiceError("该报名已取消。")
+    if not can_cancel(registration, today):
+        raise ServiceError("活动已结束，不能再取消报名。")
     registration.cancel(now)
     record_audit(actor=actor, action="registration.cancelled", object_type="registration",
                  object_id=registration.id, event_id=registration.event_id,
@@ -355,25 +376,7 @@ def cancel_registration(registration: Registration, *, now: datetime, actor: str
                          f"原应缴 {registration.total_amount:,.2f} 元）",
                  changes={"status": ["active", "cancelled"]})
     queue_mail("registration_cancelled", registration.contact_email, registration=registration,
-               context={"registration": registration, "event": registration.event})
-
-
-def _current_unit_price(registration: Registration, event: Event) -> Decimal:
-    if event.is_free:
-        return Decimal("0")
-    is_member = registration.tier_status in ("member_verified", "member_pending")
-    return event.tier(is_member).amount
-
-
-def _status_label(status: str) -> str:
-    return TIER_STATUSES.get(status, status)
-
-
-def price_if_rejected(registration: Registration) -> Decimal | None:
-    """What a pending member claim would cost at the standard price."""
-    if registration.tier_status != "member_pending":
-        return None
-    return registration.event.tier(False).amount * len(registration.attendees)
+               context={"registration": registration, "event": event})
 
 
 _FIELD_LABELS = {
@@ -384,8 +387,3 @@ _FIELD_LABELS = {
     "invoice_taxpayer_id": "纳税人识别号", "invoice_type": "发票类型",
     "invoice_content": "发票内容", "invoice_email": "接收发票邮箱",
 }
-
-
-def unit_details_of(registration: Registration) -> dict:
-    return {k: getattr(registration, k) for k in UNIT_FIELDS + INVOICE_FIELDS}
-

@@ -1,39 +1,38 @@
-"""Turning validated forms into the services' input."""
-from ..services.registrations import AttendeeDetails, UnitDetails
+"""Turning validated forms into the services' input, and a registration into form data."""
+import re
 
-UNIT_FORM_FIELDS = ("unit_name", "tier_claim", "credit_code", "credit_code_confirmed", "province",
-                    "city", "address", "contact_name", "contact_mobile", "contact_email",
-                    "invoice_title", "invoice_taxpayer_id", "invoice_type", "invoice_content",
-                    "invoice_email")
-ATTENDEE_FORM_FIELDS = ("name", "gender", "ethnicity", "title", "mobile", "email", "id_number",
-                        "accommodation", "arrival_on", "departure_on", "diet", "remarks")
+from ..services.registrations import (ATTENDEE_FIELDS, INVOICE_FIELDS, UNIT_FIELDS,
+                                      AttendeeDetails, UnitDetails)
+
+ROW_ID = re.compile(r"[0-9]{1,9}")
 
 
 def unit_details(form) -> UnitDetails:
-    return UnitDetails(**{name: getattr(form, name).data or ("" if name != "credit_code_confirmed"
-                                                               else False)
-                          for name in UNIT_FORM_FIELDS})
+    values = {name: getattr(form, name).data for name in UNIT_FIELDS + INVOICE_FIELDS}
+    values["credit_code_confirmed"] = bool(values["credit_code_confirmed"])
+    return UnitDetails(**{k: "" if v is None else v for k, v in values.items()})
 
 
 def attendee_details(form) -> list[AttendeeDetails]:
     details = []
     for entry in form.attendees.entries:
         row = entry.form
-        raw_id = (row.id.data or "").strip()
+        raw_id = row.id.data or ""
         details.append(AttendeeDetails(
-            id=int(raw_id) if raw_id.isdigit() else None,
-            **{name: getattr(row, name).data if getattr(row, name).data is not None else ""
-               for name in ATTENDEE_FORM_FIELDS},
+            id=int(raw_id) if ROW_ID.fullmatch(raw_id) else None,
+            **{name: "" if getattr(row, name).data is None else getattr(row, name).data
+               for name in ATTENDEE_FIELDS},
         ))
     return details
 
 
 def form_data_of(registration) -> dict:
     """The edit form's initial data: the registration as the unit entered it."""
-    data = {name: getattr(registration, name) for name in UNIT_FORM_FIELDS}
+    data = {name: getattr(registration, name) for name in UNIT_FIELDS + INVOICE_FIELDS}
     data["credit_code"] = data["credit_code"] or ""
+    data["credit_code_confirmed"] = False  # asked again only if the code changes
     data["attendees"] = [
-        {"id": str(a.id), **{name: getattr(a, name) for name in ATTENDEE_FORM_FIELDS}}
+        {"id": str(a.id), **{name: getattr(a, name) for name in ATTENDEE_FIELDS}}
         for a in registration.attendees
     ]
     return data

@@ -3,18 +3,17 @@ from flask import (Blueprint, abort, flash, g, make_response, redirect, render_t
                    session, url_for)
 from sqlalchemy import select
 
-from ..checks import mask_mobile
 from ..database import utcnow
 from ..extensions import db
 from ..forms.registration import ConfirmForm, InvoiceForm, RegistrationEditForm
-from ..forms.registration_rows import rebuild_rows, row_action
+from ..forms.registration_rows import clean_rows, rebuild_rows, row_action
 from ..models import AuditEntry
 from ..notifications import send_queued_mail
 from ..pdf.payment_notice import render_payment_notice
 from ..services import ServiceError
 from ..services.documents import payment_notice_of
-from ..services.registrations import (can_edit_attendees, can_edit_invoice, cancel_registration,
-                                      find_by_token, price_if_rejected, update_invoice_details,
+from ..services.registrations import (can_cancel, can_edit_attendees, can_edit_invoice,
+                                      cancel_registration, find_by_token, update_invoice_details,
                                       update_registration)
 from ..timeutil import china_today
 from .formdata import attendee_details, form_data_of, unit_details
@@ -61,11 +60,11 @@ def show(token=None):
     ).all()
     return render_template(
         "manage/show.html", registration=registration, event=registration.event,
-        just_registered=just_registered, history=history, mask_mobile=mask_mobile,
+        just_registered=just_registered, history=history,
         can_edit=can_edit_attendees(registration, today),
         can_edit_invoice=can_edit_invoice(registration, today),
-        price_if_rejected=price_if_rejected(registration), confirm_form=ConfirmForm(),
-        private_url=request.url,
+        can_cancel=can_cancel(registration, today),
+        private_url=url_for(".show", _external=True),
     )
 
 
@@ -77,17 +76,17 @@ def edit(token=None):
     if not can_edit_attendees(registration, today):
         flash("报名已截止或已取消，不能再修改参会人员。如需换人请联系会务组。", "error")
         return redirect(url_for(".show"))
-    action = row_action(request.form) if request.method == "POST" else None
+    confirmed = registration.credit_code if registration.credit_code_confirmed else None
+    posted = clean_rows(request.form) if request.method == "POST" else None
+    action = row_action(request.form) if posted is not None else None
     if action is not None:
         add, drop = action
-        formdata = rebuild_rows(request.form, add=add, drop=drop, starts_on=event.starts_on,
+        formdata = rebuild_rows(posted, add=add, drop=drop, starts_on=event.starts_on,
                                 ends_on=event.ends_on)
-        form = RegistrationEditForm(formdata=formdata, event=event)
-        return _render_edit(form)
-    if request.method == "GET":
-        form = RegistrationEditForm(data=form_data_of(registration), event=event)
-    else:
-        form = RegistrationEditForm(event=event)
+        return _render_edit(RegistrationEditForm(formdata, event=event,
+                                                 confirmed_credit_code=confirmed))
+    form = RegistrationEditForm(posted, event=event, confirmed_credit_code=confirmed,
+                                data=form_data_of(registration) if posted is None else None)
     if form.validate_on_submit():
         try:
             notes = update_registration(registration, unit_details(form), attendee_details(form),
@@ -136,13 +135,15 @@ def invoice(token=None):
 @bp.route("/<token>/cancel", methods=["GET", "POST"])
 def cancel(token=None):
     registration = g.registration
-    if not registration.is_active:
-        flash("该报名已取消。", "info")
+    today = china_today()
+    if not can_cancel(registration, today):
+        flash("该报名已取消或活动已结束，不能取消。", "info")
         return redirect(url_for(".show"))
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
-            cancel_registration(registration, now=utcnow(), actor=_actor(registration))
+            cancel_registration(registration, today=today, now=utcnow(),
+                                actor=_actor(registration))
         except ServiceError as error:
             db.session.rollback()
             flash(error.message, "error")

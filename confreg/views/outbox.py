@@ -3,9 +3,16 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, abort, current_app, render_template, request
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
+
+
+@bp.before_request
+def loopback_only():
+    # The outbox shows every private link: only the machine running `make run` may read it.
+    if request.remote_addr not in ("127.0.0.1", "::1"):
+        abort(404)
 
 
 def _folder() -> Path:

@@ -1,4 +1,5 @@
 """Public pages: the list of events, each notice, the registration form."""
+import re
 import secrets
 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
@@ -7,7 +8,7 @@ from sqlalchemy import select
 from ..database import utcnow
 from ..extensions import db
 from ..forms.registration import RegistrationForm
-from ..forms.registration_rows import rebuild_rows, row_action
+from ..forms.registration_rows import clean_rows, rebuild_rows, row_action
 from ..models import Event
 from ..notifications import send_queued_mail
 from ..services import DuplicateSubmission, ServiceError
@@ -18,7 +19,12 @@ from .formdata import attendee_details, unit_details
 bp = Blueprint("public", __name__)
 
 
+EVENT_KEY = re.compile(r"[a-z0-9-]{1,64}")
+
+
 def published_event_or_404(key: str) -> Event:
+    if not EVENT_KEY.fullmatch(key):
+        abort(404)  # and no NUL byte or oddity reaches the database
     event = db.session.scalar(select(Event).where(Event.key == key, Event.published.is_(True)))
     if event is None:
         abort(404)
@@ -72,15 +78,15 @@ def register(key):
         abort(404)
     today = china_today()
     closed = _closed_reason(event, today, count_seats=request.method == "GET")
-    action = row_action(request.form) if request.method == "POST" else None
+    posted = clean_rows(request.form) if request.method == "POST" else None
+    action = row_action(request.form) if posted is not None else None
     if action is not None:
         add, drop = action
-        formdata = rebuild_rows(request.form, add=add, drop=drop, starts_on=event.starts_on,
+        formdata = rebuild_rows(posted, add=add, drop=drop, starts_on=event.starts_on,
                                 ends_on=event.ends_on)
-        form = RegistrationForm(formdata=formdata, event=event)
-        return _render_form(event, form, closed)
+        return _render_form(event, RegistrationForm(formdata, event=event), closed)
 
-    form = RegistrationForm(event=event)
+    form = RegistrationForm(posted, event=event)
     if request.method == "GET":
         form.submission_key.data = secrets.token_urlsafe(24)
         form.invoice_content.data = event.invoice_content
