@@ -709,3 +709,28 @@ def test_a_confirmed_credit_code_is_not_asked_again_but_a_new_failing_one_is(app
     assert unchanged.status_code == 302
     assert changed.status_code == 422
     assert "代码校验位不符" in text_of(changed.text)
+
+
+@pytest.mark.parametrize("id_number, message", [
+    ("", "请填写身份证号"),
+    ("110105194912310021", "身份证号校验不符"),  # the GB 11643 example with a wrong check digit
+])
+def test_an_event_that_asks_for_id_numbers_checks_them(app, client, id_number, message):
+    course = new_event(app, kind="training", ask_id_number=True)
+
+    response = post_form(client, course.form_url,
+                         registration_form(course, 1, **{"attendees-0-id_number": id_number}))
+
+    assert response.status_code == 422
+    assert message in text_of(response.text)
+
+
+def test_a_valid_id_number_is_accepted_and_never_shown_in_full(app, client):
+    course = new_event(app, kind="training", ask_id_number=True)
+
+    token = register_via_form(app, client, course, 1,
+                              **{"attendees-0-id_number": "11010519491231002x"})
+
+    with app.app_context():
+        assert db.session.scalar(select(Attendee.id_number)) == "11010519491231002X"
+    assert "11010519491231002X" not in client.get(f"/r/{token}").text
