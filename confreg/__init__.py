@@ -3,7 +3,7 @@ from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 
 from .database import configure_engine, guard_sqlite_writes
-from .extensions import csrf, db, mail, migrate
+from .extensions import csrf, db, login_manager, mail, migrate
 
 
 def create_app(config_object: str | object = "config.Config", **overrides) -> Flask:
@@ -17,6 +17,7 @@ def create_app(config_object: str | object = "config.Config", **overrides) -> Fl
                      render_as_batch=True)
     mail.init_app(app)
     csrf.init_app(app)
+    login_manager.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
     guard_sqlite_writes(db.session)
@@ -29,6 +30,13 @@ def create_app(config_object: str | object = "config.Config", **overrides) -> Fl
 
     app.register_blueprint(public.bp)
     app.register_blueprint(manage.bp)
+    from .views.admin import auth as admin_auth, events as admin_events
+    from .views.admin.menu import admin_menu, event_menu
+
+    for module in (admin_auth, admin_events):
+        app.register_blueprint(module.bp)
+    app.add_template_global(admin_menu)
+    app.add_template_global(event_menu)
     if app.config.get("MAIL_OUTBOX_DIR"):
         app.register_blueprint(outbox.bp)
 
@@ -60,6 +68,11 @@ def _register_error_pages(app: Flask) -> None:
     @app.errorhandler(404)
     def not_found(error):
         return render_template("errors/404.html"), 404
+
+    @app.errorhandler(403)
+    def forbidden(error):
+        return render_template("errors/generic.html", title="没有权限",
+                               message="您的账号无权打开此页面。"), 403
 
     @app.errorhandler(CSRFError)
     def csrf_failed(error):

@@ -24,6 +24,29 @@ def register_commands(app: Flask) -> None:
             click.echo("演示活动已存在，未重复加载。")
 
     @app.cli.group()
+    def users():
+        """Staff accounts."""
+
+    @users.command("create")
+    @click.option("--email", prompt="邮箱")
+    @click.option("--name", prompt="姓名")
+    @click.option("--role", type=click.Choice(["admin", "finance", "staff", "reviewer"]),
+                  default="admin", show_default=True)
+    @click.password_option("--password", prompt="密码（至少 10 位）")
+    def users_create(email, name, role, password):
+        """Create a staff account (the first administrator, say)."""
+        from .services.users import create_user
+        from .services import ServiceError
+
+        try:
+            user = create_user(email=email, name=name, role=role, password=password,
+                               actor="命令行")
+        except ServiceError as error:
+            raise click.ClickException(error.message)
+        db.session.commit()
+        click.echo(f"已创建{user.role_label}账号：{user.email}")
+
+    @app.cli.group()
     def mail():
         """The outgoing mail queue."""
 

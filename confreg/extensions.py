@@ -1,4 +1,5 @@
 """The Flask extensions, created here and bound in create_app()."""
+from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -18,3 +19,7 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=naming_convention))
 migrate = Migrate()
 mail = Mail()
 csrf = CSRFProtect()
+login_manager = LoginManager()
+login_manager.login_view = "admin_auth.login"
+login_manager.login_message = "请先登录。"
+login_manager.login_message_category = "info"

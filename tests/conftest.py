@@ -11,7 +11,7 @@ from email import message_from_bytes, policy
 from html.parser import HTMLParser
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from werkzeug.serving import make_server
 
 from config import TestConfig
@@ -298,3 +298,41 @@ def live_server(app):
 @pytest.fixture
 def today() -> date:
     return china_today()
+
+
+# --- staff ------------------------------------------------------------------------------
+
+STAFF_PASSWORD = "correct horse battery"
+
+
+def add_user(role: str, email: str | None = None, name: str | None = None):
+    """Create a staff account with STAFF_PASSWORD (inside an app context)."""
+    from confreg.models import User
+
+    user = User(email=email or f"{role}@example.cn", name=name or f"测试{role}", role=role)
+    user.set_password(STAFF_PASSWORD)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def sign_in(client, email: str, password: str = STAFF_PASSWORD):
+    """Sign in through the login form, as a person would."""
+    return post_form(client, "/admin/login", {"email": email, "password": password})
+
+
+@pytest.fixture
+def staff_client(app):
+    """A factory: staff_client("finance") is a test client signed in with that role."""
+    def make(role: str):
+        with app.app_context():
+            from confreg.models import User
+
+            email = f"{role}@example.cn"
+            if db.session.scalar(select(User.id).where(User.email == email)) is None:
+                add_user(role, email)
+        client = app.test_client()
+        response = sign_in(client, email)
+        assert response.status_code == 302, response.status_code
+        return client
+    return make

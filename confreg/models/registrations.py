@@ -77,6 +77,8 @@ class Registration(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Organisers may let a unit past the registration deadline by hand, until this day.
+    deadline_extended_until: Mapped[date | None] = mapped_column(Date)
 
     event: Mapped["Event"] = relationship()  # noqa: F821
     member_unit: Mapped["MemberUnit | None"] = relationship()  # noqa: F821
@@ -121,6 +123,13 @@ class Registration(db.Model):
     @property
     def invoice_type_label(self) -> str:
         return INVOICE_TYPES.get(self.invoice_type, self.invoice_type)
+
+    def can_change_attendees(self, today: date) -> bool:
+        """Until the registration deadline, or the later day an organiser allowed by hand."""
+        if not self.is_active:
+            return False
+        extended = self.deadline_extended_until
+        return self.event.registration_open(today) or (extended is not None and today <= extended)
 
     def cancel(self, now: datetime) -> None:
         """Cancel an active registration; its seats return to the event."""

@@ -228,7 +228,7 @@ def find_by_token(token: str) -> Registration | None:
 
 
 def can_edit_attendees(registration: Registration, today: date) -> bool:
-    return registration.is_active and registration.event.registration_open(today)
+    return registration.can_change_attendees(today)
 
 
 def can_edit_invoice(registration: Registration, today: date) -> bool:
@@ -249,7 +249,7 @@ def update_registration(registration: Registration, unit: UnitDetails,
     registration, event = lock_registration(registration)
     if not registration.is_active:
         raise ServiceError("该报名已取消，不能修改。")
-    if not event.registration_open(today):
+    if not registration.can_change_attendees(today):
         raise ServiceError(f"报名已于 {format_date_cn(event.registration_deadline)} 截止，"
                            "不能再修改参会人员。如需换人请联系会务组。")
     existing = {a.id: a for a in registration.attendees}

@@ -1,0 +1,34 @@
+"""The staff menus: only pages that exist and that the signed-in role may open."""
+from flask import current_app
+from flask_login import current_user
+
+# (endpoint, label): top-level pages, then the pages of one event (they take event_id).
+ADMIN_PAGES = [
+    ("admin_members.index", "会员名录"),
+    ("admin_members.claims", "会员价审核"),
+    ("admin_users.index", "用户"),
+    ("admin_audit.index", "审计日志"),
+]
+EVENT_PAGES = [
+    ("admin_dashboard.show", "概览"),
+    ("admin_registrations.index", "报名"),
+    ("admin_finance.index", "付款与收据"),
+    ("admin_print.index", "打印与导出"),
+    ("admin_reminders.index", "提醒"),
+    ("admin_events.edit", "编辑活动"),
+]
+
+
+def _allowed(endpoint: str) -> bool:
+    view = current_app.view_functions.get(endpoint)
+    roles = getattr(view, "allowed_roles", None)
+    return view is not None and roles is not None and current_user.role in roles
+
+
+def admin_menu() -> list[tuple[str, str, frozenset]]:
+    return [(endpoint, label, current_app.view_functions[endpoint].allowed_roles)
+            for endpoint, label in ADMIN_PAGES if _allowed(endpoint)]
+
+
+def event_menu(_event=None) -> list[tuple[str, str]]:
+    return [(endpoint, label) for endpoint, label in EVENT_PAGES if _allowed(endpoint)]

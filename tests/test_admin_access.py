@@ -1,0 +1,175 @@
+"""Who gets into which staff page: every /admin route, every role; CSRF on every staff POST;
+sign-in with lock-out after repeated failures."""
+import re
+from datetime import timedelta
+
+import pytest
+
+from confreg.database import utcnow
+from confreg.extensions import db
+from confreg.models import User
+from tests.conftest import STAFF_PASSWORD, add_user, make_event, sign_in
+
+ROLES = ("admin", "finance", "staff", "reviewer")
+EVERYONE = set(ROLES)
+DESK = {"admin", "finance", "staff"}
+
+# The expected matrix, written out here and not read from the code: a route whose roles
+# change, or a new route that is not listed, fails the test.
+EXPECTED_ROLES = {
+    "admin_events.index": EVERYONE,
+    # --- registrations desk ---
+    # --- finance desk ---
+    # --- printing desk ---
+    # --- members desk ---
+    # --- events, users, audit ---
+    # --- dashboard, reminders ---
+}
+# Routes that are not behind a role (sign-in itself).
+OPEN_ROUTES = {"admin_auth.login", "admin_auth.logout"}
+
+
+def admin_routes(app):
+    return [rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/admin")]
+
+
+def url_for_rule(rule, event_id: int) -> str:
+    """Fill a rule's arguments: the event's id for event_id, 1 for any other number."""
+    def value(match):
+        name = match.group(2)
+        return str(event_id) if name == "event_id" else "1"
+    return re.sub(r"<(?:(\w+):)?(\w+)>", value, rule.rule)
+
+
+def test_every_staff_route_is_in_the_matrix(app):
+    endpoints = {rule.endpoint for rule in admin_routes(app)} - OPEN_ROUTES
+    assert endpoints == set(EXPECTED_ROLES)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_gets_into_exactly_its_pages(app, staff_client, role):
+    with app.app_context():
+        event_id = make_event().id
+    client = staff_client(role)
+    wrong = []
+    for rule in admin_routes(app):
+        if rule.endpoint in OPEN_ROUTES or "GET" not in rule.methods:
+            continue
+        status = client.get(url_for_rule(rule, event_id)).status_code
+        allowed = role in EXPECTED_ROLES[rule.endpoint]
+        # In: anything but 403 (a 404 for the placeholder id 1 still means it let us in).
+        if allowed == (status == 403) or status == 500:
+            wrong.append((rule.endpoint, status))
+    assert wrong == []
+
+
+def test_signed_out_visitors_are_sent_to_sign_in(app, client):
+    with app.app_context():
+        event_id = make_event().id
+    for rule in admin_routes(app):
+        if rule.endpoint in OPEN_ROUTES or "GET" not in rule.methods:
+            continue
+        response = client.get(url_for_rule(rule, event_id))
+        assert response.status_code == 302, rule.endpoint
+        assert "/admin/login" in response.headers["Location"], rule.endpoint
+
+
+def test_every_staff_post_without_a_csrf_token_is_refused(app, staff_client):
+    with app.app_context():
+        event_id = make_event().id
+    client = staff_client("admin")
+    posts = [rule for rule in admin_routes(app) if "POST" in rule.methods]
+    assert posts, "no staff POST routes found"
+    for rule in posts:
+        response = client.post(url_for_rule(rule, event_id), data={})
+        assert response.status_code == 400, rule.endpoint
+        assert "页面已过期" in response.text, rule.endpoint
+
+
+def test_sign_in_with_the_right_password_opens_the_desk(app, client):
+    with app.app_context():
+        add_user("staff", "zhang@example.cn")
+
+    response = sign_in(client, "ZHANG@example.cn")
+
+    assert response.status_code == 302
+    assert client.get("/admin/events/").status_code == 200
+
+
+def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(app, client):
+    with app.app_context():
+        add_user("staff", "zhang@example.cn")
+
+    wrong_password = sign_in(client, "zhang@example.cn", "not the password")
+    no_such_user = sign_in(client, "nobody@example.cn")
+
+    assert wrong_password.status_code == no_such_user.status_code == 401
+    assert "邮箱或密码不正确" in wrong_password.text and "邮箱或密码不正确" in no_such_user.text
+
+
+def test_five_wrong_passwords_lock_the_account_even_against_the_right_one(app, client):
+    with app.app_context():
+        add_user("finance", "cai@example.cn")
+    for _ in range(5):
+        assert sign_in(client, "cai@example.cn", "guess").status_code == 401
+
+    locked = sign_in(client, "cai@example.cn")
+
+    assert locked.status_code == 429
+    assert "暂时锁定" in locked.text
+    with app.app_context():
+        user = db.session.scalar(db.select(User).where(User.email == "cai@example.cn"))
+        assert user.locked_until > utcnow() + timedelta(minutes=14)
+
+
+def test_a_disabled_account_cannot_sign_in(app, client):
+    with app.app_context():
+        user = add_user("staff", "old@example.cn")
+        user.active = False
+        db.session.commit()
+
+    assert sign_in(client, "old@example.cn").status_code == 401
+
+
+def test_sign_in_never_redirects_off_the_site(app, client):
+    with app.app_context():
+        add_user("staff", "zhang@example.cn")
+    page = client.get("/admin/login?next=https://evil.example/")
+    from tests.conftest import csrf_token_from
+
+    response = client.post("/admin/login?next=https://evil.example/",
+                           data={"email": "zhang@example.cn", "password": STAFF_PASSWORD,
+                                 "csrf_token": csrf_token_from(page.text)})
+
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/admin/")
+
+
+def test_the_session_cookie_is_http_only_and_same_site(app, client):
+    with app.app_context():
+        add_user("staff", "zhang@example.cn")
+
+    response = sign_in(client, "zhang@example.cn")
+
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_the_cli_creates_the_first_administrator(app):
+    runner = app.test_cli_runner()
+
+    result = runner.invoke(args=["users", "create", "--email", "Boss@Example.cn", "--name", "王老师",
+                                 "--role", "admin", "--password", "a long password"])
+
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        user = db.session.scalar(db.select(User).where(User.email == "boss@example.cn"))
+        assert user.role == "admin" and user.check_password("a long password")
+        assert user.password_hash != "a long password"
+
+
+def test_the_cli_refuses_a_short_password(app):
+    result = app.test_cli_runner().invoke(
+        args=["users", "create", "--email", "a@example.cn", "--name", "甲", "--password", "short"])
+
+    assert result.exit_code != 0 and "密码至少" in result.output
