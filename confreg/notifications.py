@@ -166,15 +166,17 @@ def deliver_mail(ids: list[int] | None = None, *, now: datetime | None = None,
         return sent
 
 
-def _forget_queued_mail(_session, _transaction=None):
-    if has_app_context():
+def _forget_queued_mail(_session, previous_transaction):
+    # A savepoint rolled back inside the transaction keeps the transaction, and its mail.
+    if has_app_context() and previous_transaction.parent is None \
+            and not previous_transaction.nested:
         g.pop("queued_mail", None)
 
 
 def forget_queued_mail_on_rollback(session) -> None:
     """A rollback drops the mail its transaction queued: it must never be sent."""
-    if not event.contains(session, "after_rollback", _forget_queued_mail):
-        event.listen(session, "after_rollback", _forget_queued_mail)
+    if not event.contains(session, "after_soft_rollback", _forget_queued_mail):
+        event.listen(session, "after_soft_rollback", _forget_queued_mail)
 
 
 def send_queued_mail() -> int:

@@ -272,3 +272,24 @@ def test_changing_the_contact_email_tells_the_old_address_too(app, client, smtp,
     assert edited.status_code == 302
     changed = [m for m in smtp.messages if "已修改" in m["Subject"]]
     assert sorted(m["To"] for m in changed) == ["contact@example.cn", "new-contact@example.cn"]
+
+
+def test_a_savepoint_rolled_back_keeps_the_mail_the_request_already_queued(app, smtp, event):
+    with app.test_request_context(method="POST"):
+        ev = db.session.get(Event, event["id"])
+        register_unit(
+            event["id"],
+            UnitDetails(unit_name="保存点单位", tier_claim="other", province="青海省", city="西宁市",
+                        contact_name="马晓明", contact_mobile="13912345678",
+                        contact_email="kept@example.cn"),
+            [AttendeeDetails(name="张伟", gender="M", title="主任", mobile="13912345000",
+                             accommodation="shared", arrival_on=ev.starts_on,
+                             departure_on=ev.ends_on)],
+            today=china_today(), now=utcnow(),
+        )
+        savepoint = db.session.begin_nested()
+        savepoint.rollback()  # e.g. one row of a batch lost a race
+        db.session.commit()
+
+        assert notifications.send_queued_mail() == 1
+    assert [m["To"] for m in smtp.messages] == ["kept@example.cn"]
