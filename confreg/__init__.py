@@ -31,9 +31,17 @@ def create_app(config_object: str | object = "config.Config", **overrides) -> Fl
     app.register_blueprint(public.bp)
     app.register_blueprint(manage.bp)
     from .views.admin import auth as admin_auth, events as admin_events
+    from .views.admin import registrations as admin_registrations
+    from .views.admin import dashboard as admin_dashboard, reminders as admin_reminders
+    from .views import unit_receipts
+    from .views.admin import finance as admin_finance
+    from .views.admin import printing as admin_print
+    from .views.admin import audit as admin_audit, users as admin_users
+    from .views.admin import members as admin_members
     from .views.admin.menu import admin_menu, event_menu
 
-    for module in (admin_auth, admin_events):
+    for module in (admin_auth, admin_events, admin_registrations, admin_dashboard, admin_reminders,
+                   admin_members, admin_finance, unit_receipts, admin_print, admin_users, admin_audit):
         app.register_blueprint(module.bp)
     app.add_template_global(admin_menu)
     app.add_template_global(event_menu)

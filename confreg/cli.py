@@ -14,14 +14,17 @@ def register_commands(app: Flask) -> None:
     @demo.command("load")
     def demo_load():
         """Load the Xining meeting, the Kunming course and the 2026 call, open today."""
-        from .demo import load_demo
+        from .demo import DEMO_PASSWORD, DEMO_STAFF, load_demo, load_demo_staff
 
         added = load_demo(china_today())
+        load_demo_staff()
         db.session.commit()
         for event in added:
             click.echo(f"已加载：{event.title}（{event.starts_on}，报名截止 {event.registration_deadline}）")
         if not added:
             click.echo("演示活动已存在，未重复加载。")
+        click.echo("会务后台 http://127.0.0.1:5000/admin/login 演示账号（密码均为 "
+                   f"{DEMO_PASSWORD}）：" + "、".join(email for email, _, _ in DEMO_STAFF))
 
     @app.cli.group()
     def users():
@@ -57,3 +60,49 @@ def register_commands(app: Flask) -> None:
 
         sent = deliver_mail()
         click.echo(f"sent {sent}")
+
+    @app.cli.group()
+    def reminders():
+        """Reminders to units (payment due, payment overdue)."""
+
+    @reminders.command("send")
+    @click.option("--event", "event_key", help="The event's key.")
+    @click.option("--all-open-events", is_flag=True,
+                  help="Every published event that has not ended.")
+    @click.option("--kind", required=True,
+                  type=click.Choice(["payment_due", "payment_overdue", "materials_due"]))
+    def reminders_send(event_key, all_open_events, kind):
+        """Send a reminder to every unit that needs it and has not had it today (for cron)."""
+        from sqlalchemy import select
+
+        from .models import Event
+        from .notifications import deliver_mail
+        from .services import ServiceError
+        from .services.reminders import open_events, send_reminders
+
+        if bool(event_key) == all_open_events:
+            raise click.UsageError("请指定 --event <key> 或 --all-open-events 之一。")
+        today = china_today()
+        if all_open_events:
+            events = open_events(today)
+        else:
+            event = db.session.scalar(select(Event).where(Event.key == event_key))
+            if event is None:
+                raise click.ClickException(f"没有 key 为 {event_key} 的活动。")
+            events = [event]
+        targets = [(event.id, event.key) for event in events]
+        db.session.commit()
+        failed = False
+        for event_id, key in targets:
+            try:
+                batch = send_reminders(event_id, kind, today=today, actor="定时任务（命令行）")
+            except ServiceError as error:
+                db.session.rollback()
+                click.echo(f"{key} {kind}: not sent: {error.message}")
+                failed = failed or not all_open_events
+                continue
+            db.session.commit()
+            deliver_mail(batch.mail_ids)
+            click.echo(f"{key} {kind}: sent {len(batch.sent)}, skipped {len(batch.skipped)}")
+        if failed:
+            raise click.exceptions.Exit(1)

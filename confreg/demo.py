@@ -6,7 +6,7 @@ from sqlalchemy import select
 from .checks import normalize_unit_name
 from .demo_events import DEMO_EVENTS
 from .extensions import db
-from .models import Event, EventContact, FeeTier, MemberUnit, ScheduleItem
+from .models import Event, EventContact, FeeTier, MemberUnit, ScheduleItem, User
 
 DATE_FIELDS = ("starts_on", "ends_on", "registration_deadline", "materials_deadline",
                "payment_deadline", "published_on", "signed_on")
@@ -71,6 +71,27 @@ def build_event(spec: dict, today: date) -> Event:
     event.fee_tiers = [FeeTier(position=n, **tier) for n, tier in enumerate(spec["fee_tiers"])]
     event.contacts = [EventContact(position=n, **c) for n, c in enumerate(spec["contacts"])]
     return event
+
+
+# Staff accounts for trying the desk on a demo installation (never load demo data into a
+# real one: this password is in the README).
+DEMO_PASSWORD = "confreg-demo-2027"
+DEMO_STAFF = [("admin@demo.confreg", "演示管理员", "admin"),
+              ("finance@demo.confreg", "演示财务", "finance"),
+              ("staff@demo.confreg", "演示会务", "staff")]
+
+
+def load_demo_staff() -> list[User]:
+    """Add the demo staff accounts that are not there yet; return those added."""
+    added = []
+    for email, name, role in DEMO_STAFF:
+        if db.session.scalar(select(User.id).where(User.email == email)) is None:
+            user = User(email=email, name=name, role=role)
+            user.set_password(DEMO_PASSWORD)
+            db.session.add(user)
+            added.append(user)
+    db.session.flush()
+    return added
 
 
 def load_demo(today: date) -> list[Event]:

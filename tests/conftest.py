@@ -336,3 +336,25 @@ def staff_client(app):
         assert response.status_code == 302, response.status_code
         return client
     return make
+
+
+# --- headless Chromium -----------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def field_label(text: str) -> re.Pattern:
+    """A label exactly as shown, allowing for the red "*" of a required field."""
+    return re.compile(rf"^\s*{re.escape(text)}\s*\*?\s*$")

@@ -19,11 +19,44 @@ DESK = {"admin", "finance", "staff"}
 EXPECTED_ROLES = {
     "admin_events.index": EVERYONE,
     # --- registrations desk ---
+    "admin_registrations.index": DESK,
+    "admin_registrations.show": DESK,
+    "admin_registrations.export_registrations": DESK,
+    "admin_registrations.export_attendees": DESK,
+    "admin_registrations.substitute": {"admin", "staff"},
+    "admin_registrations.cancel": {"admin", "staff"},
+    "admin_registrations.extend": {"admin", "staff"},
+    "admin_registrations.edit_unit": {"admin", "staff"},
     # --- finance desk ---
+    "admin_finance.index": {"admin", "finance", "staff"},
+    "admin_finance.new_payment": {"admin", "finance"},
+    "admin_finance.issue": {"admin", "finance"},
+    "admin_finance.void": {"admin", "finance"},
+    "admin_finance.receipt_pdf": {"admin", "finance", "staff"},
     # --- printing desk ---
+    "admin_print.index": DESK,
+    "admin_print.participants": DESK,
+    "admin_print.signin": DESK,
     # --- members desk ---
+    "admin_members.index": DESK,
+    "admin_members.upload": {"admin", "staff"},
+    "admin_members.preview": {"admin", "staff"},
+    "admin_members.confirm": {"admin", "staff"},
+    "admin_members.claims": DESK,
+    "admin_members.approve": {"admin", "staff"},
+    "admin_members.reject": {"admin", "staff"},
     # --- events, users, audit ---
+    "admin_events.new": {"admin"},
+    "admin_events.edit": {"admin"},
+    "admin_events.copy": {"admin"},
+    "admin_users.index": {"admin"},
+    "admin_users.new": {"admin"},
+    "admin_users.edit": {"admin"},
+    "admin_audit.index": {"admin"},
     # --- dashboard, reminders ---
+    "admin_dashboard.show": DESK,
+    "admin_reminders.index": {"admin", "staff"},
+    "admin_reminders.send": {"admin", "staff"},
 }
 # Routes that are not behind a role (sign-in itself).
 OPEN_ROUTES = {"admin_auth.login", "admin_auth.logout"}

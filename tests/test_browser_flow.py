@@ -9,32 +9,13 @@ import pytest
 
 from confreg.checks import REGISTRATION_CODE_ALPHABET
 from confreg.extensions import db
-from tests.conftest import make_event
+from tests.conftest import CHROMIUM, field_label, make_event
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PHONE = dict(viewport={"width": 375, "height": 812}, device_scale_factor=2, is_mobile=True,
              has_touch=True, locale="zh-CN", timezone_id="Asia/Shanghai")
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                 reason=f"Chromium is not installed at {CHROMIUM}")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def field_label(text: str) -> re.Pattern:
-    """A label exactly as shown, allowing for the red "*" of a required field."""
-    return re.compile(rf"^\s*{re.escape(text)}\s*\*?\s*$")
 
 
 def assert_fits_phone_width(page, what: str) -> None:
@@ -202,3 +183,24 @@ def test_register_three_people_on_a_phone_then_change_a_name(browser, app_ctx, l
 
     later.close()
     context.close()
+
+
+def test_enter_in_a_field_submits_the_form_instead_of_removing_a_person(browser, app_ctx,
+                                                                       live_server):
+    event = make_event()
+    url = f"{live_server.url}/events/{event.key}/register"
+    db.session.rollback()  # hold no SQLite transaction while the server works
+    page = browser.new_context(**PHONE).new_page()
+    page.goto(url)
+    page.get_by_role("button", name="＋ 再添加一位参会人员").click()
+    page.locator("#attendee-1").get_by_label(field_label("姓名")).fill("王芳")
+    assert page.locator(".attendee").count() == 2
+
+    page.get_by_label(field_label("单位名称")).fill("西宁市城东区东关大街街道办事处")
+    page.get_by_label(field_label("单位名称")).press("Enter")
+    page.wait_for_load_state()
+
+    # The form was submitted (so it reports the missing fields) and both people are still there.
+    assert page.locator(".error-summary").is_visible()
+    assert page.locator(".attendee").count() == 2
+    assert page.locator("#attendee-1").get_by_label(field_label("姓名")).input_value() == "王芳"

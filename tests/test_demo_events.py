@@ -294,3 +294,27 @@ def test_events_do_not_share_mutable_parts():
     assert x["fee_tiers"] is not k["fee_tiers"]
     assert x["fee_tiers"][0] is not k["fee_tiers"][0]
     assert x["contacts"] is not k["contacts"]
+
+
+def test_flask_demo_load_is_idempotent_and_gives_open_events_and_demo_staff(app):
+    from sqlalchemy import func, select
+
+    from confreg.demo import DEMO_PASSWORD
+    from confreg.extensions import db
+    from confreg.models import Event, User
+    from confreg.timeutil import china_today
+
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["demo", "load"])
+    second = runner.invoke(args=["demo", "load"])
+
+    assert first.exit_code == second.exit_code == 0, first.output
+    assert "演示活动已存在" in second.output
+    with app.app_context():
+        events = db.session.scalars(select(Event)).all()
+        assert len(events) == 3
+        assert all(e.registration_open(china_today()) for e in events)
+        staff = db.session.scalars(select(User).order_by(User.role)).all()
+        assert [u.role for u in staff] == ["admin", "finance", "staff"]
+        assert all(u.check_password(DEMO_PASSWORD) for u in staff)
+        assert db.session.scalar(select(func.count(User.id))) == 3

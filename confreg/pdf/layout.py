@@ -284,18 +284,22 @@ class _RowStream(Flowable):
     """
 
     def __init__(
-        self, make_table: Callable[[list[list[Any]]], LongTable], body_rows: list[list[Any]]
+        self, make_table: Callable[[list[list[Any]]], LongTable], body_rows: list[list[Any]],
+        window_rows: int = STREAM_WINDOW_ROWS,
     ) -> None:
         super().__init__()
         self.hAlign = "CENTER"  # as a Table
         self._make_table = make_table
         self._body_rows = body_rows
+        # Rows to lay out first: the previous page's rows + 1 is just enough to overfill
+        # the next page, so a page of tall rows does not lay out and split twice its rows.
+        self._window_rows = window_rows
         self._laid_out: tuple[tuple[float, float], LongTable, tuple[float, float]] | None = None
 
     def _window(self, avail_width: float, avail_height: float) -> LongTable:
         if self._laid_out and self._laid_out[0] == (avail_width, avail_height):
             return self._laid_out[1]
-        count = STREAM_WINDOW_ROWS
+        count = self._window_rows
         while True:  # grow the window until it overfills the frame, so that split() has work
             table = self._make_table(self._body_rows[:count])
             size = table.wrap(avail_width, avail_height)
@@ -322,7 +326,7 @@ class _RowStream(Flowable):
             return [parts[0]]
         if len(rest) <= STREAM_WINDOW_ROWS:
             return [parts[0], self._make_table(rest)]
-        return [parts[0], _RowStream(self._make_table, rest)]
+        return [parts[0], _RowStream(self._make_table, rest, max(shown + 1, 2))]
 
     def draw(self) -> None:
         # Reached only when everything left fits in the frame.

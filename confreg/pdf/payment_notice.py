@@ -12,7 +12,6 @@ from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer, Table,
 
 from confreg.pdf.layout import (
     ACCENT,
-    FONT,
     FONT_MONO,
     HIGHLIGHT_FILL,
     INK,

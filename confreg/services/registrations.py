@@ -15,7 +15,7 @@ from ..notifications import queue_mail
 from ..timeutil import format_date_cn
 from . import DuplicateSubmission, ServiceError
 from .audit import diff, record_audit
-from .members import find_member
+from .members import find_member, keep_rejection
 
 
 @dataclass
@@ -293,6 +293,7 @@ def update_registration(registration: Registration, unit: UnitDetails,
     if pricing_changed:
         quote = quote_fee(event, registration.tier_claim, registration.unit_name,
                           registration.credit_code, today)
+        quote = keep_rejection(registration.tier_status, quote, event)
         if quote.tier_status != registration.tier_status:
             notes.append(f"收费类别：{registration.tier_status_label} → "
                          f"{TIER_STATUSES[quote.tier_status]}")
@@ -310,7 +311,7 @@ def update_registration(registration: Registration, unit: UnitDetails,
 
     unit_changes = diff(unit_before, {k: getattr(registration, k) for k in unit_before})
     if unit_changes:
-        notes.insert(0, "修改单位信息：" + "、".join(_FIELD_LABELS.get(k, k) for k in unit_changes))
+        notes.insert(0, "修改单位信息：" + "、".join(FIELD_LABELS.get(k, k) for k in unit_changes))
     if not notes:
         return []
     registration.updated_at = now
@@ -351,7 +352,7 @@ def update_invoice_details(registration: Registration, values: dict, *, today: d
     record_audit(actor=actor, action="registration.invoice_updated", object_type="registration",
                  object_id=registration.id, event_id=registration.event_id,
                  registration_id=registration.id,
-                 summary="修改发票信息：" + "、".join(_FIELD_LABELS[k] for k in changes),
+                 summary="修改发票信息：" + "、".join(FIELD_LABELS[k] for k in changes),
                  changes=changes)
     return True
 
@@ -379,7 +380,7 @@ def cancel_registration(registration: Registration, *, today: date, now: datetim
                context={"registration": registration, "event": event})
 
 
-_FIELD_LABELS = {
+FIELD_LABELS = {
     "unit_name": "单位名称", "tier_claim": "单位类别", "credit_code": "统一社会信用代码",
     "credit_code_confirmed": "信用代码确认", "province": "省份", "city": "城市",
     "address": "地址", "contact_name": "联系人", "contact_mobile": "联系人手机",

@@ -12,6 +12,7 @@ from ..notifications import send_queued_mail
 from ..pdf.payment_notice import render_payment_notice
 from ..services import ServiceError
 from ..services.documents import payment_notice_of
+from ..services.finance import receipts_for
 from ..services.registrations import (can_cancel, can_edit_attendees, can_edit_invoice,
                                       cancel_registration, find_by_token, update_invoice_details,
                                       update_registration)
@@ -64,6 +65,7 @@ def show(token=None):
         can_edit=can_edit_attendees(registration, today),
         can_edit_invoice=can_edit_invoice(registration, today),
         can_cancel=can_cancel(registration, today),
+        receipts=receipts_for(registration),
         private_url=url_for(".show", _external=True),
     )
 

@@ -1,0 +1,24 @@
+"""A unit's receipts, downloaded from its private link."""
+from flask import Blueprint, abort
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Receipt
+from ..services.registrations import find_by_token
+from .admin.finance import receipt_response
+
+bp = Blueprint("unit_receipts", __name__, url_prefix="/r")
+
+
+@bp.route("/<token>/receipts/<number>.pdf")
+def receipt_pdf(token: str, number: str):
+    registration = find_by_token(token)
+    if registration is None:
+        abort(404)
+    receipt = db.session.scalar(select(Receipt).where(Receipt.number == number,
+                                                      Receipt.registration_id == registration.id))
+    if receipt is None:
+        abort(404)  # another unit's receipt and a wrong number look the same
+    response = receipt_response(receipt)
+    response.headers["Referrer-Policy"] = "no-referrer"  # the link is the key
+    return response
