@@ -2,6 +2,8 @@
 from datetime import date, timedelta
 from decimal import Decimal
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -190,6 +192,9 @@ def test_a_negative_fee_is_refused_beside_the_amount(app, staff_client):
     assert response.status_code == 422
     assert "金额不能为负数" in field_box(response.text, "fee_tiers-1-amount")
     assert_typed_values_kept(response.text, data)
+    # ...and the summary at the top names the row by its list and links to the field.
+    assert re.search(r'href="#fee_tiers-1-amount">收费档次第 2 行 · [^<]*金额不能为负数',
+                     response.text)
 
 
 def test_two_member_tiers_are_refused(app, staff_client):
