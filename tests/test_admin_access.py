@@ -206,3 +206,52 @@ def test_the_cli_refuses_a_short_password(app):
         args=["users", "create", "--email", "a@example.cn", "--name", "甲", "--password", "short"])
 
     assert result.exit_code != 0 and "密码至少" in result.output
+
+
+@pytest.mark.parametrize("path", [
+    "/admin/members/?page=99999999999999999999",
+    "/admin/members/claims?page=99999999999999999999",
+    "/admin/audit/?page=99999999999999999999",
+    "/admin/audit/?date_from=0001-01-01",
+    "/admin/audit/?date_to=9999-12-31",
+    "/admin/events/{event_id}/registrations?page=-3",
+    "/admin/events/{event_id}/finance?page=%C2%B2",
+])
+def test_odd_list_parameters_never_give_a_500(app, staff_client, path):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    try:
+        with app.app_context():
+            event_id = make_event().id
+        response = staff_client("admin").get(path.format(event_id=event_id))
+    finally:
+        app.config["PROPAGATE_EXCEPTIONS"] = None
+    assert response.status_code in (200, 422), response.status_code
+
+
+@pytest.mark.parametrize("amount", ["1e30", "1e999999999", "99999999999"])
+def test_an_absurd_amount_is_refused_beside_the_field(app, staff_client, amount):
+    from confreg.services.registrations import AttendeeDetails, UnitDetails, register_unit
+    from confreg.timeutil import china_today
+    from tests.conftest import csrf_token_from
+
+    with app.app_context():
+        event = make_event()
+        registration, _ = register_unit(
+            event.id, UnitDetails(unit_name="某单位", tier_claim="other", province="青海省",
+                                  city="西宁市", contact_name="马晓明",
+                                  contact_mobile="13912345678", contact_email="u@example.cn"),
+            [AttendeeDetails(name="张伟", gender="M", title="主任", mobile="13912345000",
+                             accommodation="shared", arrival_on=event.starts_on,
+                             departure_on=event.ends_on)],
+            today=china_today(), now=utcnow())
+        db.session.commit()
+        url = f"/admin/registrations/{registration.id}/payments/new"
+    client = staff_client("finance")
+    page = client.get(url)
+
+    response = client.post(url, data={"csrf_token": csrf_token_from(page.text), "amount": amount,
+                                      "received_on": china_today().isoformat(),
+                                      "method": "bank_transfer"})
+
+    assert response.status_code == 422
+    assert "金额过大" in response.text or "请填写数字金额" in response.text

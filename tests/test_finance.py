@@ -449,3 +449,111 @@ def test_the_unit_finds_its_receipt_on_its_private_page(app, client, staff_clien
     pdf = client.get(f"/r/{token}/receipts/{number}.pdf")
 
     assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+
+
+# --- a receipt never outlives the amount it states ------------------------------------------
+
+def valid_receipts(registration):
+    return db.session.scalars(select(Receipt).where(Receipt.registration_id == registration.id,
+                                                    Receipt.status == "issued")).all()
+
+
+def test_no_receipt_while_the_member_price_waits_and_one_when_it_is_approved(app_ctx):
+    from confreg.services.members import approve_member_claim
+
+    registration, _ = register(make_event(), 2, tier_claim="committee_member",
+                               unit_name="名录里没有的单位")
+    assert registration.tier_status == "member_pending"
+
+    _, receipt = pay(registration, "5960")  # 2 × 2980, paid in full at the member price
+    assert receipt is None and valid_receipts(registration) == []
+    with pytest.raises(ServiceError, match="会员价尚待核实"):
+        issue_receipt(registration, actor=ACTOR)
+    db.session.rollback()
+
+    approve_member_claim(registration, actor=ACTOR, now=utcnow())
+    db.session.commit()
+    [receipt] = valid_receipts(registration)
+    assert receipt.total == Decimal("5960.00")
+
+
+def test_a_rejected_claim_gets_its_receipt_only_when_the_standard_price_is_paid(app_ctx):
+    from confreg.services.members import reject_member_claim
+
+    registration, _ = register(make_event(), 2, tier_claim="committee_member",
+                               unit_name="名录里没有的单位")
+    pay(registration, "5960")
+    reject_member_claim(registration, actor=ACTOR, now=utcnow())
+    db.session.commit()
+    assert valid_receipts(registration) == []  # 7160 owed now, 5960 received
+
+    _, receipt = pay(registration, "1200", reference="REST-1")
+    assert receipt is not None and receipt.total == Decimal("7160.00")
+
+
+def test_a_refund_that_leaves_it_unpaid_voids_the_receipt(app_ctx):
+    registration, _ = register(make_event(), 1)
+    _, receipt = pay(registration, "3580")
+    number = receipt.number
+
+    pay(registration, "-3580", reference="REFUND-1")
+
+    voided = db.session.scalar(select(Receipt).where(Receipt.number == number))
+    assert voided.status == "void" and "退款" in voided.void_reason
+    assert valid_receipts(registration) == []
+
+
+def test_staff_cancelling_after_a_full_refund_voids_the_receipt(app_ctx):
+    from confreg.services.desk import cancel_by_staff
+
+    registration, _ = register(make_event(), 1)
+    pay(registration, "3580")
+    with pytest.raises(ServiceError, match="不能直接取消"):
+        cancel_by_staff(registration, "单位不来了", now=utcnow(), actor=ACTOR)
+    db.session.rollback()
+    pay(registration, "-3580", reference="REFUND-2")
+
+    cancel_by_staff(registration, "单位不来了", now=utcnow(), actor=ACTOR)
+    db.session.commit()
+
+    assert registration.status == "cancelled" and valid_receipts(registration) == []
+
+
+def test_a_unit_cannot_cancel_a_paid_registration_itself(app, client):
+    from tests.conftest import post_form, registration_form
+
+    with app.app_context():
+        event = make_event()
+        url, form = f"/events/{event.key}/register", registration_form(event, 1)
+    token = post_form(client, url, form).headers["Location"].removeprefix("/r/")
+    with app.app_context():
+        pay(db.session.scalar(select(Registration)), "3580")
+
+    response = post_form(client, f"/r/{token}/cancel", {"confirm": "1"}, follow_redirects=True)
+
+    assert "不能直接取消" in response.text
+    with app.app_context():
+        assert db.session.scalar(select(Registration.status)) == "active"
+
+
+def test_after_a_receipt_the_unit_cannot_change_its_amount_online(app, client):
+    from tests.conftest import post_form, registration_form
+
+    with app.app_context():
+        event = make_event()
+        url, form = f"/events/{event.key}/register", registration_form(event, 1)
+    token = post_form(client, url, form).headers["Location"].removeprefix("/r/")
+    with app.app_context():
+        pay(db.session.scalar(select(Registration)), "3580")
+    data = form_values(client.get(f"/r/{token}/edit").text)
+    data.update({"attendees-1-name": "王芳", "attendees-1-gender": "F", "attendees-1-title": "社工",
+                 "attendees-1-mobile": "13912346000", "attendees-1-accommodation": "shared",
+                 "attendees-1-diet": "none", "attendees-1-arrival_on": data["attendees-0-arrival_on"],
+                 "attendees-1-departure_on": data["attendees-0-departure_on"]})
+
+    added = client.post(f"/r/{token}/edit", data=data)
+    renamed = client.post(f"/r/{token}/edit", data={**form_values(
+        client.get(f"/r/{token}/edit").text), "attendees-0-name": "张卫"})
+
+    assert added.status_code == 409 and "已开具收据" in added.text
+    assert renamed.status_code == 302  # a change that keeps the amount is still the unit's own

@@ -25,8 +25,14 @@ class MoneyField(StringField):
                 self.amount = None
             if self.amount is not None and not self.amount.is_finite():
                 self.amount = None
+            # Rounding a 1e30 would fail; no transfer is anywhere near a billion yuan.
+            self.too_large = self.amount is not None and self.amount.adjusted() >= 9
+            if self.too_large:
+                self.amount = None
 
     def pre_validate(self, form):
+        if getattr(self, "too_large", False):
+            raise StopValidation("金额过大，请核对。")
         if self.data and getattr(self, "amount", None) is None:
             raise StopValidation("请填写数字金额，如 2980 或 2,980.00；退款填负数，如 -500。")
 

@@ -23,6 +23,8 @@ from . import ServiceError
 from .audit import diff, record_audit
 from .money import (PAYMENT_STATUSES, Balance, MoneyColumns, expected_amount, money_columns,
                     received_amount, to_money)
+from .finance import void_active_receipt
+from .money import refuse_while_money_held
 from .registrations import FIELD_LABELS, lock_registration
 
 PAGE_SIZE = 50
@@ -280,11 +282,9 @@ def cancel_by_staff(registration: Registration, reason: str, *, now: datetime,
     reason = reason.strip()
     if not reason:
         raise ServiceError("请填写取消原因。", field="reason")
-    paid = received_amount(registration)
-    if paid > 0:
-        raise ServiceError(f"该报名已缴费 {paid:,.2f} 元，不能直接取消：请先由财务办理退款"
-                           "（记录退款后已缴金额为 0），再取消报名。")
+    refuse_while_money_held(registration)
     registration.cancel(now)
+    void_active_receipt(registration, "报名已取消", actor=actor, now=now)
     record_audit(actor=actor, action="registration.cancelled", object_type="registration",
                  object_id=registration.id, event_id=event.id, registration_id=registration.id,
                  summary=f"会务组取消报名（{len(registration.attendees)} 人，原应缴 "
@@ -445,6 +445,9 @@ def render_sheet(title: str, columns: list[tuple[str, int]], rows: list[list]) -
         row = []
         for value in values:
             cell = WriteOnlyCell(sheet, value=value)
+            if isinstance(value, str):
+                # What a unit typed is text, never a formula ("=HYPERLINK(...)" stays literal).
+                cell.data_type = "s"
             number_format = formats.get(type(value))
             if number_format:
                 cell.number_format = number_format

@@ -133,10 +133,31 @@ def record_payment(registration: Registration, details: PaymentDetails, *, actor
                  "payment_status": [before.status, after.status]},
     )
     receipt = None
-    if after.paid_in_full and active_receipt(registration) is None:
-        receipt = issue_receipt(registration, actor=actor, issued_by_id=recorded_by_id,
-                                today=today)
+    if details.amount < 0 and not after.paid_in_full:
+        # A receipt says "paid in full": after this refund it no longer holds.
+        void_active_receipt(registration, f"退款 {-details.amount:,.2f} 元后未付清",
+                            actor=actor)
+    receipt = issue_receipt_if_settled(registration, actor=actor, issued_by_id=recorded_by_id,
+                                       today=today)
     return payment, receipt
+
+
+def issue_receipt_if_settled(registration: Registration, *, actor: str,
+                             issued_by_id: int | None = None,
+                             today: date | None = None) -> Receipt | None:
+    """Issue the receipt when the registration is paid in full at a settled price."""
+    if registration.tier_status == "member_pending" or active_receipt(registration) is not None:
+        return None
+    if not balance_of(registration).paid_in_full:
+        return None
+    return issue_receipt(registration, actor=actor, issued_by_id=issued_by_id, today=today)
+
+
+def void_active_receipt(registration: Registration, reason: str, *, actor: str,
+                        now: datetime | None = None) -> Receipt | None:
+    """Void the registration's valid receipt, if it has one, with a reason."""
+    current = active_receipt(registration)
+    return void_receipt(current, reason, actor=actor, now=now) if current else None
 
 
 def payments_for(registration: Registration) -> list[Payment]:
@@ -202,6 +223,8 @@ def issue_receipt(registration: Registration, *, actor: str, issued_by_id: int |
     current = active_receipt(registration)
     if current is not None:
         raise ServiceError(f"该报名已有有效收据 {current.number}；如需重开，请先作废。")
+    if registration.tier_status == "member_pending":
+        raise ServiceError("会员价尚待核实：核实（或按标准价重新计价）后再开具收据。")
     balance = balance_of(registration)
     if not balance.paid_in_full:
         raise ServiceError(f"尚未付清（已收 {balance.received:,.2f} / 应收 "

@@ -538,6 +538,7 @@ def approve_member_claim(registration: Registration, *, actor: str, now: datetim
                           "total_amount": [f"{before['total_amount']:.2f}",
                                            f"{registration.total_amount:.2f}"]})
     _queue_decision(registration, event, approved=True, total_before=before["total_amount"])
+    _receipt_if_settled(registration, actor)
     return registration
 
 
@@ -569,7 +570,16 @@ def reject_member_claim(registration: Registration, *, actor: str, now: datetime
                              for key, fee in fees_before.items() if fee != standard.amount}})
     _queue_decision(registration, event, approved=False, total_before=before["total_amount"],
                     reason=reason)
+    _receipt_if_settled(registration, actor)
     return registration
+
+
+def _receipt_if_settled(registration: Registration, actor: str) -> None:
+    # No receipt is issued while the price is unverified; now that it is decided, one is
+    # due if the money already received covers it.
+    from .finance import issue_receipt_if_settled  # finance imports this module's callers
+
+    issue_receipt_if_settled(registration, actor=actor)
 
 
 def _queue_decision(registration: Registration, event: Event, *, approved: bool,

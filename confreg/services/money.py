@@ -145,3 +145,13 @@ def money_columns(event_id: int | None = None) -> MoneyColumns:
 def to_money(value) -> Decimal:
     """An amount read from SQL (SQLite gives floats or ints) back to cents."""
     return Decimal(str(value or 0)).quantize(CENT)
+
+
+def refuse_while_money_held(registration: Registration) -> None:
+    """Cancelling, by the unit or by staff, waits until money received is refunded."""
+    from . import ServiceError
+
+    held = received_amount(registration)
+    if held > 0:
+        raise ServiceError(f"该报名已缴费 {held:,.2f} 元，不能直接取消：请联系会务组，"
+                           "由财务办理退款（退款后已缴金额为 0）后再取消报名。")

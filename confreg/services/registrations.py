@@ -9,13 +9,14 @@ from sqlalchemy import func, select
 from ..checks import new_registration_code, normalize_credit_code, normalize_mobile
 from ..database import begin_write
 from ..extensions import db
-from ..models import Attendee, Event, MemberUnit, Registration
+from ..models import Attendee, Event, MemberUnit, Receipt, Registration
 from ..models.registrations import MEMBER_CLAIMS, TIER_STATUSES, hash_token
 from ..notifications import queue_mail
 from ..timeutil import format_date_cn
 from . import DuplicateSubmission, ServiceError
 from .audit import diff, record_audit
 from .members import find_member, keep_rejection
+from .money import refuse_while_money_held
 
 
 @dataclass
@@ -306,6 +307,9 @@ def update_registration(registration: Registration, unit: UnitDetails,
     for attendee in registration.attendees:
         attendee.fee = unit_price
     registration.total_amount = unit_price * len(registration.attendees)
+    if registration.total_amount != total_before and _has_valid_receipt(registration):
+        raise ServiceError("已开具收据，不能在线变更人数或收费类别；如需调整请联系会务组。",
+                           field="attendees")
     if registration.total_amount != total_before:
         notes.append(f"应缴金额 {total_before:,.2f} 元 → {registration.total_amount:,.2f} 元")
 
@@ -357,6 +361,12 @@ def update_invoice_details(registration: Registration, values: dict, *, today: d
     return True
 
 
+def _has_valid_receipt(registration: Registration) -> bool:
+    return db.session.scalar(
+        select(func.count(Receipt.id)).where(Receipt.registration_id == registration.id,
+                                             Receipt.status == "issued")) > 0
+
+
 def can_cancel(registration: Registration, today: date) -> bool:
     return registration.is_active and today <= registration.event.ends_on
 
@@ -369,7 +379,12 @@ def cancel_registration(registration: Registration, *, today: date, now: datetim
         raise ServiceError("该报名已取消。")
     if not can_cancel(registration, today):
         raise ServiceError("活动已结束，不能再取消报名。")
+    refuse_while_money_held(registration)
     registration.cancel(now)
+    # finance imports this module, so its receipt helper is imported where it is used.
+    from .finance import void_active_receipt
+
+    void_active_receipt(registration, "报名已取消", actor=actor, now=now)
     record_audit(actor=actor, action="registration.cancelled", object_type="registration",
                  object_id=registration.id, event_id=registration.event_id,
                  registration_id=registration.id,

@@ -5,13 +5,14 @@ from datetime import datetime, time, timedelta, timezone
 from flask import Blueprint, render_template, request
 from sqlalchemy import func, select
 from wtforms import DateField, Form, SelectField, StringField
-from wtforms.validators import Optional
+from wtforms.validators import Optional, ValidationError
 
 from ...extensions import db
 from ...forms.registration import FormMeta
 from ...models import AuditEntry, Event
 from ...services.events import FIELD_LABELS as EVENT_FIELD_LABELS
 from ...timeutil import CHINA
+from ..paging import page_arg
 from .access import roles_required
 
 bp = Blueprint("admin_audit", __name__, url_prefix="/admin/audit")
@@ -25,6 +26,11 @@ FIELD_LABELS = {**EVENT_FIELD_LABELS, "email": "邮箱", "name": "姓名", "role
                 "unit_name": "单位名称", "total_amount": "应缴金额", "status": "状态"}
 
 
+def plausible_date(form, field):
+    if field.data and not 2000 <= field.data.year <= 2100:
+        raise ValidationError("请填写 2000—2100 年之间的日期。")
+
+
 class AuditFilter(Form):
     """The filters travel in the query string: a GET form, bookmarkable, no CSRF needed."""
 
@@ -33,8 +39,8 @@ class AuditFilter(Form):
     event = SelectField("活动", validate_choice=False, default="")
     object_type = SelectField("对象", validate_choice=False, default="")
     actor = StringField("操作人")
-    date_from = DateField("起始日期", [Optional()], format="%Y-%m-%d")
-    date_to = DateField("结束日期", [Optional()], format="%Y-%m-%d")
+    date_from = DateField("起始日期", [Optional(), plausible_date], format="%Y-%m-%d")
+    date_to = DateField("结束日期", [Optional(), plausible_date], format="%Y-%m-%d")
 
 
 def _china_day_start(day) -> datetime:
@@ -67,7 +73,7 @@ def index():
 
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
-    page = min(max(request.args.get("page", 1, type=int), 1), pages)
+    page = min(page_arg(), pages)
     entries = db.session.scalars(
         query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
         .offset((page - 1) * PER_PAGE).limit(PER_PAGE)).all()

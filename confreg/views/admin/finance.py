@@ -13,6 +13,7 @@ from ...services.finance import (PAYMENT_STATUSES, RECEIPT_STATUSES, PaymentDeta
                                  payments_for, receipt_document_of, receipts_for,
                                  record_payment, void_receipt)
 from ...timeutil import china_today
+from ..paging import page_arg
 from .access import actor_name, roles_required
 from .events import event_or_404
 
@@ -47,7 +48,7 @@ def index(event_id: int):
     status = request.args.get("status") or None
     query = (request.args.get("q") or "").strip()[:100]
     page = event_finance(event.id, status=status, query=query,
-                         page=request.args.get("page", 1, type=int))
+                         page=page_arg())
     return render_template("admin/finance/index.html", event=event, page=page,
                            status=status if status in PAYMENT_STATUSES else None, query=query,
                            statuses=PAYMENT_STATUSES, receipt_statuses=RECEIPT_STATUSES,

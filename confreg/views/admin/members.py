@@ -24,6 +24,7 @@ from ...services.members import (IMPORT_COLUMNS, approve_member_claim, import_me
                                  pending_claims, plan_import, registry_hints,
                                  registry_page, reject_member_claim)
 from ...timeutil import china_today
+from ..paging import page_arg
 from .access import actor_name, roles_required
 
 bp = Blueprint("admin_members", __name__, url_prefix="/admin/members")
@@ -35,7 +36,7 @@ UPLOAD_MAX_AGE = 24 * 3600
 
 
 def _page() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
+    return page_arg()
 
 
 # --- the registry -------------------------------------------------------------------------

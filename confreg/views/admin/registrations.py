@@ -16,6 +16,7 @@ from ...services.desk import (ATTENDEE_COLUMNS, FILTERS, PERSON_FIELDS, REGISTRA
                               registration_sheet_rows, render_sheet, substitute_attendee,
                               update_unit_details)
 from ...timeutil import china_today
+from ..paging import page_arg
 from .access import actor_name, roles_required
 from .events import event_or_404
 
@@ -32,11 +33,6 @@ def _registration_or_404(registration_id: int) -> Registration:
     return registration
 
 
-def _page_number() -> int:
-    raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and len(raw) < 7 else 1
-
-
 @bp.route("/events/<int:event_id>/registrations")
 @roles_required(*READERS)
 def index(event_id: int):
@@ -46,7 +42,7 @@ def index(event_id: int):
     query = request.args.get("q", "").strip()[:100]
     today = china_today()
     page = list_registrations(event, today=today, filter_name=filter_name or None, query=query,
-                              page=_page_number())
+                              page=page_arg())
     return render_template("admin/registrations/index.html", event=event, page=page,
                            filters=FILTERS, filter_name=filter_name, query=query, today=today)
 
