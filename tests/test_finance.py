@@ -557,3 +557,43 @@ def test_after_a_receipt_the_unit_cannot_change_its_amount_online(app, client):
 
     assert added.status_code == 409 and "已开具收据" in added.text
     assert renamed.status_code == 302  # a change that keeps the amount is still the unit's own
+
+
+def test_finance_corrects_the_invoice_details_and_the_change_is_audited(app, staff_client):
+    with app.app_context():
+        registration, _ = register(make_event(), 1)
+        url = f"/admin/registrations/{registration.id}/payments/new"
+        registration_id = registration.id
+    finance = staff_client("finance")
+    page = finance.get(url)
+    assert "发票信息" in page.text and "西宁市城东区东关大街街道办事处" in page.text
+    data = {k: v for k, v in form_values(page.text).items() if k.startswith("invoice_")}
+    data.update({"csrf_token": csrf_token_from(page.text), "invoice_type": "special",
+                 "invoice_taxpayer_id": "91630100MA7523456C"})
+
+    saved = finance.post(f"/admin/registrations/{registration_id}/invoice", data=data)
+    missing_id = finance.post(f"/admin/registrations/{registration_id}/invoice",
+                              data={**data, "invoice_taxpayer_id": ""})
+
+    assert saved.status_code == 302
+    assert missing_id.status_code == 422 and "须填写纳税人识别号" in missing_id.text
+    with app.app_context():
+        stored = db.session.get(Registration, registration_id)
+        assert (stored.invoice_type, stored.invoice_taxpayer_id) == ("special", "91630100MA7523456C")
+        assert db.session.scalar(select(func.count(AuditEntry.id)).where(
+            AuditEntry.action == "registration.invoice_updated")) == 1
+
+
+def test_the_database_refuses_a_second_valid_receipt_for_one_registration(app_ctx):
+    from sqlalchemy.exc import IntegrityError
+
+    registration, _ = register(make_event(), 1)
+    _, receipt = pay(registration, "3580")
+    twin = Receipt(registration_id=receipt.registration_id, year=receipt.year,
+                   sequence=receipt.sequence + 100, number=receipt.number + "-X",
+                   issued_on=receipt.issued_on, payer_name="x", event_title="x", organiser="x",
+                   lines=[], total=receipt.total, total_capitals="x", status="issued")
+    db.session.add(twin)
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+    db.session.rollback()

@@ -2,8 +2,8 @@
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import (JSON, CheckConstraint, Date, ForeignKey, Numeric, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (JSON, CheckConstraint, Date, ForeignKey, Index, Numeric, String, Text,
+                        UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import UTCDateTime, utcnow
@@ -80,6 +80,9 @@ class Receipt(db.Model):
 
     __table_args__ = (
         UniqueConstraint("year", "sequence", name="uq_receipt_year_sequence"),
+        # One valid receipt per registration; voided ones may be many.
+        Index("uq_receipt_one_issued_per_registration", "registration_id", unique=True,
+              sqlite_where=text("status = 'issued'"), postgresql_where=text("status = 'issued'")),
         CheckConstraint("status IN ('issued', 'void')", name="status_known"),
         CheckConstraint("total >= 0", name="total_not_negative"),
     )

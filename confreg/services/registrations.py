@@ -336,10 +336,10 @@ def update_registration(registration: Registration, unit: UnitDetails,
 
 
 def update_invoice_details(registration: Registration, values: dict, *, today: date,
-                           now: datetime, actor: str) -> bool:
-    """Change only the invoice details; allowed until the event ends."""
+                           now: datetime, actor: str, by_finance: bool = False) -> bool:
+    """Change only the invoice details: the unit until the event ends, finance at any time."""
     registration, event = lock_registration(registration)
-    if not can_edit_invoice(registration, today):
+    if not by_finance and not can_edit_invoice(registration, today):
         raise ServiceError("该报名已取消或活动已结束，发票信息不能再修改。")
     before = {k: getattr(registration, k) for k in INVOICE_FIELDS}
     after = _with_invoice_defaults(

@@ -2,8 +2,10 @@
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from ...database import utcnow
 from ...extensions import db
 from ...forms.finance import IssueReceiptForm, PaymentForm, VoidReceiptForm
+from ...forms.registration import InvoiceForm
 from ...models import Receipt, Registration
 from ...notifications import send_queued_mail
 from ...pdf.receipt import render_receipt
@@ -12,6 +14,7 @@ from ...services.finance import (PAYMENT_STATUSES, RECEIPT_STATUSES, PaymentDeta
                                  active_receipt, balance_of, event_finance, issue_receipt,
                                  payments_for, receipt_document_of, receipts_for,
                                  record_payment, void_receipt)
+from ...services.registrations import update_invoice_details
 from ...timeutil import china_today
 from ..paging import page_arg
 from .access import actor_name, roles_required
@@ -86,7 +89,8 @@ def new_payment(registration_id: int):
 
 
 def _payment_page(registration: Registration, form: PaymentForm, *,
-                  error: ServiceError | None = None, status: int = 200):
+                  error: ServiceError | None = None, status: int = 200,
+                  invoice_form: InvoiceForm | None = None):
     """The registration's money: balance, payments, receipts, and the payment form."""
     general_error = None
     if error is not None:
@@ -103,7 +107,23 @@ def _payment_page(registration: Registration, form: PaymentForm, *,
         form=form, general_error=general_error, balance=balance_of(registration),
         payments=payments_for(registration), receipts=receipts_for(registration),
         current_receipt=active_receipt(registration), issue_form=IssueReceiptForm(),
+        invoice_form=invoice_form or InvoiceForm(obj=registration),
     ), status
+
+
+@bp.route("/registrations/<int:registration_id>/invoice", methods=["POST"])
+@roles_required(*WRITERS)
+def invoice(registration_id: int):
+    """Finance sees and corrects the invoice details (抬头, 纳税人识别号) before issuing the 发票."""
+    registration = _registration_or_404(registration_id)
+    form = InvoiceForm()
+    if form.validate_on_submit():
+        changed = update_invoice_details(registration, form.data, today=china_today(),
+                                         now=utcnow(), actor=actor_name(), by_finance=True)
+        db.session.commit()
+        flash("发票信息已保存。" if changed else "发票信息没有变化。", "success")
+        return redirect(url_for(".new_payment", registration_id=registration.id))
+    return _payment_page(registration, PaymentForm(formdata=None), invoice_form=form, status=422)
 
 
 @bp.route("/registrations/<int:registration_id>/receipts", methods=["POST"])

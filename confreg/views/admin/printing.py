@@ -13,7 +13,8 @@ from .events import event_or_404
 
 bp = Blueprint("admin_print", __name__, url_prefix="/admin/events/<int:event_id>/print")
 
-PRINT_ROLES = ("staff", "finance")
+# Lists and printing are the on-site staff's (and may show numbers in full); finance has the money.
+PRINT_ROLES = ("staff",)
 
 
 def _signin_form(event, formdata=None) -> SigninSheetForm:
