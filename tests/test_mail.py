@@ -229,19 +229,23 @@ def test_slow_mail_server_does_not_hold_up_other_registrations(app, smtp, event,
     assert waited < SLOW_SMTP_SECONDS / 2, f"registration waited {waited:.2f} s for the mail"
 
 
+def register_in_this_request(event_id: int, contact_email: str) -> None:
+    """Register one person through the service inside the current request: mail is queued."""
+    ev = db.session.get(Event, event_id)
+    register_unit(
+        event_id,
+        UnitDetails(unit_name="请求内单位", tier_claim="other", province="青海省", city="西宁市",
+                    contact_name="马晓明", contact_mobile="13912345678",
+                    contact_email=contact_email),
+        [AttendeeDetails(name="张伟", gender="M", title="主任", mobile="13912345000",
+                         accommodation="shared", arrival_on=ev.starts_on, departure_on=ev.ends_on)],
+        today=china_today(), now=utcnow(),
+    )
+
+
 def test_mail_queued_in_a_request_that_rolls_back_is_never_sent(app, smtp, event):
     with app.test_request_context(method="POST"):
-        ev = db.session.get(Event, event["id"])
-        register_unit(
-            event["id"],
-            UnitDetails(unit_name="回滚单位", tier_claim="other", province="青海省", city="西宁市",
-                        contact_name="马晓明", contact_mobile="13912345678",
-                        contact_email="rolled-back@example.cn"),
-            [AttendeeDetails(name="张伟", gender="M", title="主任", mobile="13912345000",
-                             accommodation="shared", arrival_on=ev.starts_on,
-                             departure_on=ev.ends_on)],
-            today=china_today(), now=utcnow(),
-        )
+        register_in_this_request(event["id"], "rolled-back@example.cn")
         db.session.rollback()  # e.g. a later step of the request failed
 
         assert notifications.send_queued_mail() == 0
@@ -276,17 +280,7 @@ def test_changing_the_contact_email_tells_the_old_address_too(app, client, smtp,
 
 def test_a_savepoint_rolled_back_keeps_the_mail_the_request_already_queued(app, smtp, event):
     with app.test_request_context(method="POST"):
-        ev = db.session.get(Event, event["id"])
-        register_unit(
-            event["id"],
-            UnitDetails(unit_name="保存点单位", tier_claim="other", province="青海省", city="西宁市",
-                        contact_name="马晓明", contact_mobile="13912345678",
-                        contact_email="kept@example.cn"),
-            [AttendeeDetails(name="张伟", gender="M", title="主任", mobile="13912345000",
-                             accommodation="shared", arrival_on=ev.starts_on,
-                             departure_on=ev.ends_on)],
-            today=china_today(), now=utcnow(),
-        )
+        register_in_this_request(event["id"], "kept@example.cn")
         savepoint = db.session.begin_nested()
         savepoint.rollback()  # e.g. one row of a batch lost a race
         db.session.commit()

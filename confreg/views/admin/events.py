@@ -12,6 +12,7 @@ from ...services import ServiceError
 from ...services.events import (EVENT_FIELDS, ContactDetails, EventDetails, ScheduleDetails,
                                 TierDetails, copy_event, save_event)
 from ...timeutil import china_today
+from ...forms.errors import show_beside_field
 from .access import STAFF_ROLES, actor_name, roles_required
 
 bp = Blueprint("admin_events", __name__, url_prefix="/admin/events")
@@ -102,23 +103,7 @@ def _render(form, event, action, *, service_error=None, status=200):
 
 def _show_error(form, error: ServiceError) -> ServiceError | None:
     """Put a service's message beside its field; return it if no field can show it."""
-    target = _field_named(form, error.field) if error.field else None
-    if target is None:
-        return error
-    target.errors = [*target.errors, error.message]
-    return None
-
-
-def _field_named(form, name: str):
-    for field in form:
-        if field.name == name:
-            return field
-        if field.type == "FieldList":
-            for entry in field:
-                for sub in entry.form:
-                    if sub.name == name:
-                        return sub
-    return None
+    return None if show_beside_field(form, error) else error
 
 
 def _form_data(event: Event | None) -> dict:

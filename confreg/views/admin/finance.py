@@ -5,6 +5,7 @@ from flask_login import current_user
 from ...database import utcnow
 from ...extensions import db
 from ...forms.finance import IssueReceiptForm, PaymentForm, VoidReceiptForm
+from ...forms.errors import show_beside_field
 from ...forms.registration import InvoiceForm
 from ...models import Receipt, Registration
 from ...notifications import send_queued_mail
@@ -94,10 +95,7 @@ def _payment_page(registration: Registration, form: PaymentForm, *,
     """The registration's money: balance, payments, receipts, and the payment form."""
     general_error = None
     if error is not None:
-        field = getattr(form, error.field, None) if error.field else None
-        if field is not None:
-            field.errors = [*field.errors, error.message]
-        else:
+        if not show_beside_field(form, error):
             general_error = error.message
         status = 422
     # The form keeps what was typed; the page around it is read again from the database.

@@ -17,6 +17,7 @@ from ...services.desk import (ATTENDEE_COLUMNS, FILTERS, PERSON_FIELDS, REGISTRA
                               update_unit_details)
 from ...timeutil import china_today
 from ..paging import page_arg
+from ...forms.errors import show_beside_field
 from .access import actor_name, roles_required
 from .events import event_or_404
 
@@ -90,9 +91,7 @@ def _run(registration: Registration, form_name: str, form, action, success: str)
         result = action(form)
     except ServiceError as error:
         db.session.rollback()
-        field = getattr(form, error.field, None) if error.field else None
-        if field is not None:
-            field.errors = [*field.errors, error.message]
+        if show_beside_field(form, error):
             return _render_show(_registration_or_404(registration.id), status=422,
                                 **{form_name: form})
         flash(error.message, "error")

@@ -7,6 +7,7 @@ from ...forms.users import UserCreateForm, UserEditForm
 from ...models import User
 from ...services import ServiceError
 from ...services.users import create_user, update_user
+from ...forms.errors import show_beside_field
 from .access import actor_name, roles_required
 
 bp = Blueprint("admin_users", __name__, url_prefix="/admin/users")
@@ -70,8 +71,5 @@ def edit(user_id):
 
 
 def _field_error(form, error: ServiceError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is None:
+    if not show_beside_field(form, error):
         flash(error.message, "error")
-    else:
-        field.errors = [*field.errors, error.message]
