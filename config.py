@@ -37,7 +37,12 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # a phone user may take an hour over the form
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    MAX_CONTENT_LENGTH = 20 * 1024 * 1024
+    # A case submission carries its text, 3-5 photos and a stamped form in one request.
+    MAX_CONTENT_LENGTH = 64 * 1024 * 1024
+    # Uploaded materials, photos and forms, stored by their SHA-256.
+    UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
+    MAX_DOCUMENT_BYTES = 20 * 1024 * 1024   # a Word or PDF text, an application form
+    MAX_IMAGE_BYTES = 10 * 1024 * 1024      # one photo
 
     # Public address used in e-mailed links (no request context when mail is retried).
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")

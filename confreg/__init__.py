@@ -38,10 +38,16 @@ def create_app(config_object: str | object = "config.Config", **overrides) -> Fl
     from .views.admin import printing as admin_print
     from .views.admin import audit as admin_audit, users as admin_users
     from .views.admin import members as admin_members
+    from .views import cases, manage_materials, unit_certificates  # noqa: F401
+    from .views.admin import attendance as admin_attendance, booklet as admin_booklet
+    from .views.admin import certificates as admin_certificates
+    from .views.admin import materials as admin_materials, review as admin_review
     from .views.admin.menu import admin_menu, event_menu
 
     for module in (admin_auth, admin_events, admin_registrations, admin_dashboard, admin_reminders,
-                   admin_members, admin_finance, unit_receipts, admin_print, admin_users, admin_audit):
+                   admin_members, admin_finance, unit_receipts, admin_print, admin_users, admin_audit,
+                   cases, unit_certificates, admin_materials, admin_review, admin_booklet,
+                   admin_certificates, admin_attendance):
         app.register_blueprint(module.bp)
     app.add_template_global(admin_menu)
     app.add_template_global(event_menu)

@@ -46,10 +46,11 @@ def database_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def app(database_url):
+def app(database_url, tmp_path_factory):
     from flask_migrate import upgrade
 
     application = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=database_url,
+                             UPLOAD_DIR=str(tmp_path_factory.mktemp("uploads")),
                              SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 20, "max_overflow": 20}
                              if database_url.startswith("postgresql") else {})
     with application.app_context():

@@ -58,6 +58,10 @@ EXPECTED_ROLES = {
     "admin_dashboard.show": DESK,
     "admin_reminders.index": {"admin", "staff"},
     "admin_reminders.send": {"admin", "staff"},
+    # --- materials (issue 4: materials desk) ---
+    # --- review (issue 4: expert review) ---
+    # --- booklet (issue 4: proceedings booklet) ---
+    # --- certificates and attendance (issue 4) ---
 }
 # Routes that are not behind a role (sign-in itself).
 OPEN_ROUTES = {"admin_auth.login", "admin_auth.logout"}

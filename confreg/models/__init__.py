@@ -1,14 +1,24 @@
 """The data model, one module per aggregate."""
 from .audit import AuditEntry
+from .certificates import AttendanceRecord, Certificate
 from .events import Event, EventContact, FeeTier, ScheduleItem
 from .mail import OutboundMail
+from .materials import StoredFile, Submission, SubmissionAttachment, SubmissionVersion
 from .members import MemberUnit
 from .payments import DocumentCounter, Payment, Receipt
 from .registrations import Attendee, Registration
 from .reminders import ReminderLog
+from .reviews import ReviewAssignment
 from .users import User
 
 __all__ = [
+    "AttendanceRecord",
+    "Certificate",
+    "ReviewAssignment",
+    "StoredFile",
+    "Submission",
+    "SubmissionAttachment",
+    "SubmissionVersion",
     "AuditEntry",
     "DocumentCounter",
     "Attendee",

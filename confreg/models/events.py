@@ -60,6 +60,10 @@ class Event(db.Model):
 
     materials_note: Mapped[str] = mapped_column(Text, default="")
     materials_char_limit: Mapped[int | None] = mapped_column()
+    # The notice says "3000 字以内为宜": over the limit warns; the organiser may make it refuse.
+    materials_limit_blocks: Mapped[bool] = mapped_column(default=False)
+    # [{"key": "authenticity", "label": "真实性", "weight": 40, "hint": ...}, ...]
+    review_criteria: Mapped[list] = mapped_column(JSON, default=list)
     ask_id_number: Mapped[bool] = mapped_column(default=False)
 
     signed_by: Mapped[str] = mapped_column(String(120), default="")

@@ -79,6 +79,8 @@ class Registration(db.Model):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Organisers may let a unit past the registration deadline by hand, until this day.
     deadline_extended_until: Mapped[date | None] = mapped_column(Date)
+    # ... and past the materials deadline, until this day.
+    materials_extended_until: Mapped[date | None] = mapped_column(Date)
 
     event: Mapped["Event"] = relationship()  # noqa: F821
     member_unit: Mapped["MemberUnit | None"] = relationship()  # noqa: F821
@@ -163,6 +165,9 @@ class Attendee(db.Model):
     diet: Mapped[str] = mapped_column(String(16), default="none")
     remarks: Mapped[str] = mapped_column(Text, default="")
     fee: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0"))
+    # A training course's trainee who completed it (结业); staff tick it.
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_by: Mapped[str] = mapped_column(String(120), default="")
 
     registration: Mapped[Registration] = relationship(back_populates="attendees")
 

@@ -4,6 +4,7 @@ from flask_login import current_user
 
 # (endpoint, label): top-level pages, then the pages of one event (they take event_id).
 ADMIN_PAGES = [
+    ("admin_review.mine", "我的评审"),
     ("admin_members.index", "会员名录"),
     ("admin_members.claims", "会员价审核"),
     ("admin_users.index", "用户"),
@@ -13,6 +14,11 @@ EVENT_PAGES = [
     ("admin_dashboard.show", "概览"),
     ("admin_registrations.index", "报名"),
     ("admin_finance.index", "付款与收据"),
+    ("admin_materials.index", "材料"),
+    ("admin_review.board", "评审"),
+    ("admin_booklet.show", "材料汇编"),
+    ("admin_attendance.index", "签到与结业"),
+    ("admin_certificates.index", "证书"),
     ("admin_print.index", "打印与导出"),
     ("admin_reminders.index", "提醒"),
     ("admin_events.edit", "编辑活动"),
