@@ -42,6 +42,7 @@ test: $(BIN)/.dev-installed system-deps
 
 bench: $(BIN)/.dev-installed
 	$(BIN)/python bench/register.py
+	$(BIN)/python bench/booklet.py
 
 clean-db:
 	rm -f instance/confreg.db instance/confreg.db-wal instance/confreg.db-shm

@@ -27,6 +27,7 @@ def create_app(config_object: str | object = "config.Config", **overrides) -> Fl
 
     from . import models  # noqa: F401  (register the tables with the metadata)
     from .views import manage, outbox, public
+    from .views import manage_materials  # noqa: F401  (adds routes to manage.bp: before it registers)
 
     app.register_blueprint(public.bp)
     app.register_blueprint(manage.bp)

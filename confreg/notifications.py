@@ -29,6 +29,11 @@ def private_link(token: str) -> str:
     return f"{current_app.config['BASE_URL'].rstrip('/')}/r/{token}"
 
 
+def case_link(token: str) -> str:
+    """A case's private link (call for case materials), as written in e-mails."""
+    return f"{current_app.config['BASE_URL'].rstrip('/')}/c/{token}"
+
+
 def queue_mail(kind: str, to_addr: str, *, context: dict, registration=None) -> OutboundMail:
     """Compose mail from templates/email/<kind>/ and queue it in the current transaction.
 
@@ -109,7 +114,7 @@ def _transmit(envelope: _Envelope) -> None:
 
 # The private link's token: only its hash is kept in the registration, so once a mail has
 # gone out (or given up) its stored copy must not keep the link either.
-PRIVATE_LINK_TOKEN = re.compile(r"(/r/)[A-Za-z0-9_-]{16,}")
+PRIVATE_LINK_TOKEN = re.compile(r"(/[rc]/)[A-Za-z0-9_-]{16,}")  # /r/ registration, /c/ case
 
 
 def redact_private_links(text: str) -> str:

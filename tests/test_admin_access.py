@@ -59,9 +59,36 @@ EXPECTED_ROLES = {
     "admin_reminders.index": {"admin", "staff"},
     "admin_reminders.send": {"admin", "staff"},
     # --- materials (issue 4: materials desk) ---
+    "admin_materials.index": {"admin", "staff"},
+    "admin_materials.show": {"admin", "staff"},
+    "admin_materials.file": {"admin", "staff"},
+    "admin_materials.extend": {"admin", "staff"},
     # --- review (issue 4: expert review) ---
+    "admin_review.board": {"admin"},
+    "admin_review.criteria": {"admin"},
+    "admin_review.assign": {"admin"},
+    "admin_review.select": {"admin"},
+    "admin_review.marks": {"admin"},
+    "admin_review.submission": {"admin"},
+    "admin_review.unassign_reviewer": {"admin"},
+    "admin_review.mine": {"admin", "reviewer"},
+    # Assignments open to their own reviewer only: the walk's id 1 is nobody's, so an
+    # allowed role gets 404 (let in by role, then not found) and the others 403.
+    "admin_review.score": {"admin", "reviewer"},
+    "admin_review.file": {"admin", "reviewer"},
     # --- booklet (issue 4: proceedings booklet) ---
+    "admin_booklet.show": {"admin", "staff"},
+    "admin_booklet.pdf": {"admin", "staff"},
+    "admin_booklet.docx": {"admin", "staff"},
     # --- certificates and attendance (issue 4) ---
+    "admin_certificates.index": {"admin", "staff"},
+    "admin_certificates.generate": {"admin", "staff"},
+    "admin_certificates.print_all": {"admin", "staff"},
+    "admin_certificates.pdf": {"admin", "staff"},
+    "admin_certificates.void": {"admin", "staff"},
+    "admin_attendance.index": {"admin", "staff"},
+    "admin_attendance.save": {"admin", "staff"},
+    "admin_attendance.complete_all": {"admin", "staff"},
 }
 # Routes that are not behind a role (sign-in itself).
 OPEN_ROUTES = {"admin_auth.login", "admin_auth.logout"}

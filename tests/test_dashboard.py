@@ -187,7 +187,8 @@ def test_the_dashboard_page_shows_the_figures_and_a_bar_per_province(app, known_
     assert page.status_code == 200
     for shown in ('id="fig-attendees">11<', 'id="fig-units">5<', "35,780.00", "17,740.00",
                   "18,460.00", 'id="fig-pending">1<', "剩余 <span id=\"fig-seats-left\">189<",
-                  "交流材料功能尚未上线"):
+                  'id="fig-materials-missing"><a href="/admin/events/'
+                  f'{event_id}/registrations?filter=materials_missing">5 / 5</a>'):
         assert shown in page.text, shown
     provinces = svg_of(page.text, "chart-hbars")
     bars = bars_of(provinces)

@@ -312,8 +312,12 @@ def test_flask_demo_load_is_idempotent_and_gives_open_events_and_demo_staff(app)
     assert "演示活动已存在" in second.output
     with app.app_context():
         events = db.session.scalars(select(Event)).all()
-        assert len(events) == 3
-        assert all(e.registration_open(china_today()) for e in events)
+        assert len(events) == 4
+        # The three demo events are open; last year's call is loaded too, closed, with its cases.
+        last_year_call = min((e for e in events if e.kind == "call"), key=lambda e: e.starts_on)
+        assert all(e.registration_open(china_today()) for e in events if e is not last_year_call)
+        assert not last_year_call.registration_open(china_today())
+        assert last_year_call.phase(china_today()) == "past"
         staff = db.session.scalars(select(User).order_by(User.role)).all()
         assert [u.role for u in staff] == ["admin", "finance", "staff"]
         assert all(u.check_password(DEMO_PASSWORD) for u in staff)

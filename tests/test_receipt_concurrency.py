@@ -131,7 +131,7 @@ def test_the_race_harness_catches_duplicates_when_the_counter_lock_is_removed(ap
         time.sleep(0.05)  # widen the window between reading the number and writing it
         return counter
 
-    monkeypatch.setattr(finance, "_lock_counter", counter_without_lock)
+    monkeypatch.setattr(finance, "lock_counter", counter_without_lock)
     # SQLite: the write lock (BEGIN IMMEDIATE) is what serialises the counter there, so it
     # goes too: transactions stay DEFERRED and the guard against that is lifted.
     monkeypatch.setattr(registrations, "begin_write", lambda session: None)

@@ -84,8 +84,10 @@ def test_payment_due_goes_to_active_units_not_fully_paid(app, unpaid_event):
 
 def test_which_kinds_can_be_sent_depends_on_the_payment_deadline(app_ctx):
     today = china_today()
-    before = make_event(payment_deadline=today)
-    after = make_event(payment_deadline=today - timedelta(days=1))
+    # Materials closed yesterday: only the payment reminders are in play here.
+    before = make_event(payment_deadline=today, materials_deadline=today - timedelta(days=1))
+    after = make_event(payment_deadline=today - timedelta(days=1),
+                       materials_deadline=today - timedelta(days=1))
 
     def available(event):
         return {c.kind for c in reminder_kinds(event, today) if c.available}
@@ -93,10 +95,22 @@ def test_which_kinds_can_be_sent_depends_on_the_payment_deadline(app_ctx):
     assert available(before) == {"payment_due"}  # the deadline day itself is still "due"
     assert available(after) == {"payment_overdue"}
     materials = next(c for c in reminder_kinds(before, today) if c.kind == "materials_due")
-    assert not materials.available and "尚未上线" in materials.reason
+    assert not materials.available and "交流材料已于" in materials.reason
+
+
+def test_the_materials_reminder_is_open_until_the_materials_deadline_day_itself(app_ctx):
+    today = china_today()
+
+    def materials(event):
+        return next(c for c in reminder_kinds(event, today) if c.kind == "materials_due")
+
+    assert materials(make_event(materials_deadline=today)).available
+    assert not materials(make_event(materials_deadline=None)).available
+    assert "未设交流材料截止日" in materials(make_event(materials_deadline=None)).reason
 
 
 def test_sending_a_kind_that_does_not_apply_today_is_refused(app, unpaid_event):
+    close_materials(app, unpaid_event["id"])
     with app.app_context():
         with pytest.raises(ServiceError) as refused:
             send_reminders(unpaid_event["id"], "payment_overdue", today=china_today(),
@@ -137,12 +151,43 @@ def test_the_preview_lists_exactly_the_units_and_marks_those_reminded_today(
     assert "发送缴费提醒（截止前）给 1 个单位" in page.text
 
 
-def test_materials_reminder_is_shown_disabled_with_the_reason(app, unpaid_event, staff_client):
+def close_materials(app, event_id: int) -> None:
+    with app.app_context():
+        db.session.get(Event, event_id).materials_deadline = china_today() - timedelta(days=1)
+        db.session.commit()
+
+
+def test_materials_reminder_is_shown_disabled_after_the_materials_deadline(
+        app, unpaid_event, staff_client):
+    close_materials(app, unpaid_event["id"])
     page = staff_client("staff").get(f"/admin/events/{unpaid_event['id']}/reminders")
 
     radio = re.search(r'<input type="radio" name="kind" value="materials_due"[^>]*>', page.text)
     assert radio and "disabled" in radio.group(0)
-    assert "交流材料功能尚未上线" in page.text
+    assert "暂不可用：交流材料已于" in page.text
+
+
+def test_the_materials_preview_lists_active_units_without_material_and_no_money(
+        app, unpaid_event, staff_client):
+    page = staff_client("staff").get(
+        f"/admin/events/{unpaid_event['id']}/reminders?kind=materials_due")
+
+    rows = re.findall(r'<tr class="to-send" data-code="([^"]+)"', page.text)
+    assert len(rows) == 5  # every active unit: none has sent a material yet
+    assert "共 5 个单位未提交交流材料" in page.text
+    assert "尚欠" not in page.text and "打开报名时收到的私密链接" in page.text
+
+
+def test_the_materials_reminder_mail_reaches_the_unit(app, unpaid_event, staff_client, smtp):
+    client = staff_client("staff")
+
+    response = send_from_page(client, unpaid_event["id"], "materials_due")
+
+    assert response.status_code == 302
+    mails = mails_to(smtp, unpaid_event["unpaid_email"])
+    assert len(mails) == 1 and "交流材料提醒" in mails[0]["Subject"]
+    body = smtp.body(mails[0])
+    assert "尚未收到贵单位的交流材料" in body and unpaid_event["unpaid"] in body
 
 
 # --- sending -------------------------------------------------------------------------------
@@ -299,6 +344,7 @@ def test_the_cli_for_all_open_events_reports_events_where_the_kind_does_not_appl
 
 
 def test_the_cli_refuses_an_unknown_event_or_a_kind_that_does_not_apply(app, unpaid_event):
+    close_materials(app, unpaid_event["id"])
     runner = app.test_cli_runner()
 
     unknown = runner.invoke(args=["reminders", "send", "--event", "nope", "--kind", "payment_due"])
@@ -307,7 +353,7 @@ def test_the_cli_refuses_an_unknown_event_or_a_kind_that_does_not_apply(app, unp
     neither = runner.invoke(args=["reminders", "send", "--kind", "payment_due"])
 
     assert unknown.exit_code == 1 and "没有 key 为 nope 的活动" in unknown.output
-    assert materials.exit_code == 1 and "尚未上线" in materials.output
+    assert materials.exit_code == 1 and "交流材料已于" in materials.output
     assert neither.exit_code == 2
 
 

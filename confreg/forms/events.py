@@ -110,6 +110,7 @@ class EventForm(FlaskForm):
     materials_note = TextAreaField("材料要求", [Length(max=5000)])
     materials_char_limit = IntegerField("材料字数上限（选填）", [
         Optional(), NumberRange(min=1, max=1_000_000, message="请填写正整数。")])
+    materials_limit_blocks = BooleanField("超过字数上限时拒收（默认仅提醒）")
     ask_id_number = BooleanField("报名时填写身份证号（用于入住登记或证书）")
     status = RadioField("状态", choices={"draft": "草稿（不公开）",
                                        "published": "发布（在首页公开）"},

@@ -15,6 +15,7 @@ from ..charts import Bar, day_label
 from ..extensions import db
 from ..models import Attendee, Event, Registration
 from ..timeutil import format_date_cn
+from .materials import materials_missing_condition
 from .money import money_columns, to_money
 
 
@@ -79,6 +80,8 @@ class Dashboard:
     deadlines: list[Deadline]
     per_day: list[Bar]  # attendees registered per China day, first day to last
     by_province: list[Bar]  # attendees per province, most first
+    # Active units without a submitted material; None for an event without a materials deadline.
+    materials_missing: int | None = None
 
 
 def _deadlines(event: Event, today: date) -> list[Deadline]:
@@ -121,11 +124,12 @@ def event_dashboard(event: Event, *, today: date) -> Dashboard:
             func.count(case((money.status == "partly_paid", Registration.id))),
             func.count(case((money.settled, Registration.id))),
             func.count(case((Registration.tier_status == "member_pending", Registration.id))),
+            func.count(case((materials_missing_condition(event), Registration.id))),
         ))
         .where(Registration.event_id == event.id, Registration.status == "active")
     ).one()
     (units, expected, received, outstanding, overpaid, unpaid, part_paid, fully_paid,
-     pending) = figures
+     pending, materials_missing) = figures
 
     provinces = db.session.execute(
         select(Registration.province, func.count(Attendee.id))
@@ -151,6 +155,7 @@ def event_dashboard(event: Event, *, today: date) -> Dashboard:
         outstanding=to_money(outstanding), overpaid=to_money(overpaid),
         units_unpaid=unpaid, units_part_paid=part_paid, units_paid=fully_paid,
         member_claims_pending=pending,
+        materials_missing=materials_missing if event.materials_deadline else None,
         deadlines=_deadlines(event, today),
         per_day=_days_filled(per_day, last_day),
         by_province=[Bar(province, count, f"{province}：{count} 人")

@@ -26,6 +26,7 @@ from .money import (PAYMENT_STATUSES, Balance, MoneyColumns, expected_amount, mo
 from .finance import void_active_receipt
 from .money import refuse_while_money_held
 from .registrations import FIELD_LABELS, lock_registration
+from .materials import materials_missing_condition
 
 PAGE_SIZE = 50
 
@@ -36,6 +37,7 @@ FILTERS = {
     "partial": PAYMENT_STATUSES["partly_paid"],
     "paid": PAYMENT_STATUSES["paid"],  # over_paid included: settled
     "overdue": "逾期未缴",
+    "materials_missing": "未交材料",
     "cancelled": "已取消",
 }
 
@@ -63,6 +65,8 @@ def _filter_condition(name: str | None, money: MoneyColumns, event: Event, today
         if today <= event.payment_due:
             return false()  # nobody is late before the due date has passed
         return and_(active, not_(money.settled))
+    if name == "materials_missing":
+        return materials_missing_condition(event)
     return active
 
 

@@ -26,7 +26,8 @@ EVENT_FIELDS = (
     "venue_address", "venue_phone", "starts_on", "ends_on", "registration_deadline",
     "materials_deadline", "payment_deadline", "published_on", "capacity", "fee_covers",
     "fee_note", "payee_name", "bank_name", "bank_account", "payment_remark", "invoice_note",
-    "invoice_content", "materials_note", "materials_char_limit", "ask_id_number", "published",
+    "invoice_content", "materials_note", "materials_char_limit", "materials_limit_blocks",
+    "ask_id_number", "published",
 )
 DATE_FIELDS = ("starts_on", "ends_on", "registration_deadline", "materials_deadline",
                "payment_deadline", "published_on", "signed_on")
@@ -93,6 +94,7 @@ class EventDetails:
     invoice_content: str = ""
     materials_note: str = ""
     materials_char_limit: int | None = None
+    materials_limit_blocks: bool = False
     ask_id_number: bool = False
     published: bool = False
     fee_tiers: list[TierDetails] = field(default_factory=list)
@@ -276,7 +278,8 @@ FIELD_LABELS = {
     "fee_covers": "费用包含", "fee_note": "费用说明", "payee_name": "收款单位",
     "bank_name": "开户行", "bank_account": "账号", "payment_remark": "汇款备注",
     "invoice_note": "发票说明", "invoice_content": "发票内容", "materials_note": "材料要求",
-    "materials_char_limit": "材料字数上限", "ask_id_number": "填写身份证号",
+    "materials_char_limit": "材料字数上限", "materials_limit_blocks": "超字数拒收",
+    "ask_id_number": "填写身份证号",
     "published": "已发布", "schedule": "日程", "contacts": "联系方式",
     "code": "代码", "label": "名称", "amount": "金额", "is_member": "会员价",
 }

@@ -184,7 +184,7 @@ def receipt_number(year: int, sequence: int) -> str:
     return f"{RECEIPT_PREFIX}{year}-{sequence:06d}"
 
 
-def _lock_counter(kind: str, year: int) -> DocumentCounter:
+def lock_counter(kind: str, year: int) -> DocumentCounter:
     """Hold the counter row of (kind, year) until commit, creating it the first time."""
     begin_write(db.session)
     dialect = db.session.connection().dialect.name
@@ -201,7 +201,7 @@ def _lock_counter(kind: str, year: int) -> DocumentCounter:
 
 def take_number(kind: str, year: int) -> int:
     """Take the next number of a kind of document in a year: unique and gapless."""
-    counter = _lock_counter(kind, year)
+    counter = lock_counter(kind, year)
     counter.last_number += 1
     db.session.flush()
     return counter.last_number

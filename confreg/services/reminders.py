@@ -20,9 +20,8 @@ from ..notifications import queue_mail
 from ..timeutil import format_date_cn
 from . import ServiceError
 from .audit import record_audit
+from .materials import materials_missing_condition
 from .money import money_columns, to_money
-
-MATERIALS_NOT_READY = "交流材料功能尚未上线，系统还不知道哪些单位未交材料，暂不能发送此提醒。"
 
 
 @dataclass(frozen=True)
@@ -70,9 +69,20 @@ def reminder_kinds(event: Event, today: date) -> list[KindChoice]:
         elif kind == "payment_overdue" and today <= due:
             reason = f"缴费截止日 {format_date_cn(due)} 还未过。"
         elif kind == "materials_due":
-            reason = MATERIALS_NOT_READY
+            reason = _materials_reason(event, today)
         choices.append(KindChoice(kind, label, not reason, reason))
     return choices
+
+
+def _materials_reason(event: Event, today: date) -> str:
+    """Why the materials reminder cannot be sent today, or "" while materials are open."""
+    if not event.takes_registrations:
+        return "该活动不收交流材料。"
+    if event.materials_deadline is None:
+        return "本活动未设交流材料截止日。"
+    if today > event.materials_deadline:
+        return f"交流材料已于 {format_date_cn(event.materials_deadline)} 截止。"
+    return ""
 
 
 def _require_available(event: Event, kind: str, today: date) -> None:
@@ -85,9 +95,13 @@ def _require_available(event: Event, kind: str, today: date) -> None:
 
 def reminder_recipients(event: Event, kind: str, today: date) -> list[Recipient]:
     """The units this reminder goes to today, with those already reminded today marked."""
-    if kind not in ("payment_due", "payment_overdue"):
-        return []
     money = money_columns(event.id)
+    if kind in ("payment_due", "payment_overdue"):
+        needs_it = not_(money.settled)
+    elif kind == "materials_due":
+        needs_it = materials_missing_condition(event)  # active, no material submitted
+    else:
+        return []
     logged = (select(ReminderLog.registration_id)
               .where(ReminderLog.kind == kind, ReminderLog.sent_on == today).subquery())
     rows = db.session.execute(
@@ -96,8 +110,7 @@ def reminder_recipients(event: Event, kind: str, today: date) -> list[Recipient]
                           money.expected, money.received,
                           logged.c.registration_id.is_not(None)))
         .outerjoin(logged, logged.c.registration_id == Registration.id)
-        .where(Registration.event_id == event.id, Registration.status == "active",
-               not_(money.settled))
+        .where(Registration.event_id == event.id, Registration.status == "active", needs_it)
         .order_by(Registration.id)
     ).all()
     return [Recipient(id_, code, unit, contact, email, to_money(total), to_money(paid_sum),

@@ -30,6 +30,8 @@ def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") \
             and not urlsplit(target).netloc:
         return target
+    if current_user.is_authenticated and current_user.role == "reviewer":
+        return url_for("admin_review.mine")  # a reviewer's work is their assignments
     return url_for("admin_events.index")
 
 
