@@ -11,6 +11,9 @@ def create_app(config_object: str | object = "config.Config", **overrides) -> Fl
     app = Flask(__name__, template_folder="../templates", instance_relative_config=False)
     app.config.from_object(config_object)
     app.config.update(overrides)
+    from .views import RowIdConverter
+
+    app.url_map.converters["int"] = RowIdConverter
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_project_dir() / "migrations"),

@@ -20,7 +20,9 @@ def register_commands(app: Flask) -> None:
         load_demo_staff()
         db.session.commit()
         for event in added:
-            click.echo(f"已加载：{event.title}（{event.starts_on}，报名截止 {event.registration_deadline}）")
+            deadline = "申报截止" if event.kind == "call" else "报名截止"
+            click.echo(f"已加载：{event.title}（{event.starts_on}，{deadline} "
+                       f"{event.registration_deadline}）")
         if not added:
             click.echo("演示活动已存在，未重复加载。")
         click.echo("会务后台 http://127.0.0.1:5000/admin/login 演示账号（密码均为 "
@@ -60,6 +62,22 @@ def register_commands(app: Flask) -> None:
 
         sent = deliver_mail()
         click.echo(f"sent {sent}")
+
+    @app.cli.group()
+    def uploads():
+        """Uploaded files."""
+
+    @uploads.command("prune")
+    @click.option("--older-than-hours", default=24, show_default=True, type=click.IntRange(1))
+    def uploads_prune(older_than_hours):
+        """Delete uploads that no submission uses (forms never sent), e.g. daily from cron."""
+        from datetime import timedelta
+
+        from .services.uploads import prune_unattached
+
+        rows, files = prune_unattached(timedelta(hours=older_than_hours))
+        db.session.commit()
+        click.echo(f"已清理未使用的上传：{rows} 条记录，{files} 个文件")
 
     @app.cli.group()
     def reminders():

@@ -25,6 +25,9 @@ from sqlalchemy import DateTime, event
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
+# The largest integer key both databases hold; a larger "id" names no row.
+MAX_ROW_ID = 2**31 - 1
+
 _write_intent: ContextVar[bool | None] = ContextVar("write_intent", default=None)
 
 def wants_write() -> bool:
@@ -33,7 +36,6 @@ def wants_write() -> bool:
     if explicit is not None:
         return explicit
     return not has_request_context()  # requests read first; CLI and scripts write
-
 
 @contextmanager
 def write_intent(flag: bool = True):

@@ -81,7 +81,8 @@ def build_event(spec: dict, today: date, *, years_earlier: int = 0) -> Event:
 DEMO_PASSWORD = "confreg-demo-2027"
 DEMO_STAFF = [("admin@demo.confreg", "演示管理员", "admin"),
               ("finance@demo.confreg", "演示财务", "finance"),
-              ("staff@demo.confreg", "演示会务", "staff")]
+              ("staff@demo.confreg", "演示会务", "staff"),
+              ("reviewer@demo.confreg", "演示评审专家", "reviewer")]
 
 
 def load_demo_staff() -> list[User]:

@@ -1,5 +1,6 @@
 """Fixtures: the app on SQLite or PostgreSQL (TEST_DATABASE_URL), a real SMTP server,
 a live HTTP server for browser and concurrency tests, and form helpers."""
+import io
 import os
 import re
 import socket
@@ -81,6 +82,21 @@ def app_ctx(app):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+def docx_bytes(blocks: list[tuple[str, str]]) -> bytes:
+    """A Word file of ("heading", text) and ("paragraph", text) blocks; headings at level 1."""
+    from docx import Document
+
+    document = Document()
+    for kind, text in blocks:
+        if kind == "heading":
+            document.add_heading(text, level=1)
+        else:
+            document.add_paragraph(text)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
 
 
 def make_event(**overrides) -> Event:

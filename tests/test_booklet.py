@@ -15,7 +15,7 @@ from confreg.pdf.layout import FONT, STYLE_BODY
 from confreg.services.booklet import booklet_entries
 from confreg.services.submissions import add_version, new_submission_code
 from confreg.services.uploads import store_file
-from tests.conftest import make_event
+from tests.conftest import docx_bytes, make_event
 
 SHORT = "东关街道物业联席会议"
 MEDIUM = "城中区红色物业实践"
@@ -27,20 +27,6 @@ SELECTED = [SHORT, MEDIUM, LONG, SCANNED]
 PDF_PAGE_MARKS = ("原文第一页标记甲乙丙", "原文第二页标记丁戊己")
 SENTENCE = ("街道党工委牵头成立物业服务联席会议，每月协商一次，居民、业委会和物业企业共同议定"
             "停车、加装电梯和垃圾分类等事项，满意度逐年提高。")
-
-
-def docx_bytes(blocks: list[tuple[str, str]]) -> bytes:
-    from docx import Document
-
-    document = Document()
-    for kind, text in blocks:
-        if kind == "heading":
-            document.add_heading(text, level=1)
-        else:
-            document.add_paragraph(text)
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()
 
 
 def word_text(paragraphs: int) -> list[tuple[str, str]]:

@@ -439,3 +439,241 @@ def test_a_case_downloads_its_certificate_by_its_own_link(app, client, tmp_path)
     assert case_page.status_code == 200
     assert f"/c/{token}/certificates/{number['丁社工机构']}.pdf" in case_page.text
     assert number["戊社工机构"] not in case_page.text
+
+
+# --- a cancelled registration's material, numbering across years, outdated certificates ------
+
+def _board_titles(event) -> list[str]:
+    from confreg.services.review import review_board
+
+    return [row.submission.title for row in review_board(event).rows]
+
+
+def _booklet_titles(event) -> list[str]:
+    from confreg.services.booklet import booklet_entries
+
+    return [entry.submission.title for entry in booklet_entries(event)]
+
+
+def test_cancelling_a_registration_takes_its_material_out_of_review_booklet_and_certificates(
+        app, client, staff_client, smtp, tmp_path):
+    from confreg.models import Event, Registration
+    from confreg.services.review import mark_selection
+    from tests.test_admin_registrations import new_event, register as register_in
+    from tests.test_materials import upload
+
+    event = new_event(app)
+    leaving = register_in(app, event.id, "西宁市城东区东关大街街道办事处", ["张伟"])
+    staying = register_in(app, event.id, "西宁市城中区人民街街道办事处", ["王芳"])
+    assert upload(client, leaving.token, title="将取消报名单位的交流材料").status_code == 302
+    assert upload(client, staying.token, title="仍参会单位的交流材料").status_code == 302
+    with app.app_context():
+        ids = db.session.scalars(select(Submission.id).where(Submission.event_id == event.id)).all()
+        mark_selection(db.session.get(Event, event.id), ids, "selected", "", actor="测试",
+                       now=utcnow())
+        db.session.commit()
+
+    cancelled = post_form(client, f"/r/{leaving.token}/cancel", {})
+    assert cancelled.status_code == 302
+
+    staff = staff_client("admin")  # the board is the admins'
+    board = staff.get(f"/admin/events/{event.id}/review")
+    assert board.status_code == 200
+    assert "仍参会单位的交流材料" in board.text and "将取消报名单位的交流材料" not in board.text
+    booklet = staff.get(f"/admin/events/{event.id}/booklet/booklet.pdf")
+    printed = flat(pdf_text(booklet.data, tmp_path, "booklet.pdf"))
+    assert "仍参会单位的交流材料" in printed and "将取消报名单位的交流材料" not in printed
+    with app.app_context():
+        assert db.session.get(Registration, leaving.id).status == "cancelled"
+        withdrawn = db.session.scalar(select(Submission).where(
+            Submission.registration_id == leaving.id))
+        assert withdrawn.status == "withdrawn" and withdrawn.withdrawn_at is not None
+        audit = db.session.scalar(select(AuditEntry).where(
+            AuditEntry.action == "material.withdrawn", AuditEntry.object_id == withdrawn.id))
+        assert audit is not None and audit.registration_id == leaving.id
+        issued = issue_certificates(db.session.get(Event, event.id), "written", actor="测试")
+        db.session.commit()
+        assert [c.registration_id for c in issued] == [staying.id]
+
+
+def test_cancelling_through_the_service_withdraws_the_material_too(app_ctx, today):
+    from confreg.services.registrations import cancel_registration
+
+    event = make_event()
+    registration, _ = register(event)
+    submission = add_submission(event, registration=registration, selection="selected")
+
+    cancel_registration(registration, today=today, now=utcnow(), actor="单位")
+    db.session.commit()
+
+    assert submission.status == "withdrawn" and submission.withdrawn_at is not None
+    assert _board_titles(event) == [] and _booklet_titles(event) == []
+    assert eligible_subjects(event, "written") == []
+
+
+def test_staff_cancelling_a_registration_withdraws_its_material_too(app_ctx):
+    from confreg.services.desk import cancel_by_staff
+
+    event = make_event()
+    registration, _ = register(event)
+    submission = add_submission(event, registration=registration, selection="selected")
+
+    cancel_by_staff(registration, "单位来函取消", now=utcnow(), actor="会务组")
+    db.session.commit()
+
+    assert submission.status == "withdrawn"
+    assert eligible_subjects(event, "written") == [] and _booklet_titles(event) == []
+
+
+def test_a_submitted_material_of_a_cancelled_registration_is_left_out_everywhere(app_ctx):
+    """Even if its status was never changed (older data): the registration decides."""
+    from confreg.services.review import mark_selection
+
+    event = make_event()
+    cancelled, _ = register(event, "甲街道办事处")
+    active, _ = register(event, "乙街道办事处")
+    left_out = add_submission(event, registration=cancelled, title="取消单位的材料",
+                              selection="selected", presented=True, commented=True)
+    kept = add_submission(event, registration=active, title="有效单位的材料",
+                          selection="selected", presented=True, commented=True)
+    case = add_submission(event, kind="case", unit_name="丙社工机构", title="无报名的案例",
+                          selection="selected", presented=True, commented=True, token="c" * 20)
+    cancelled.cancel(utcnow())
+    db.session.commit()
+    assert left_out.status == "submitted"
+
+    for kind in ("written", "comment"):
+        assert {e.submission_id for e in eligible_subjects(event, kind)} == {kept.id, case.id}
+    assert sorted(_board_titles(event)) == sorted(["有效单位的材料", "无报名的案例"])
+    assert sorted(_booklet_titles(event)) == sorted(["有效单位的材料", "无报名的案例"])
+    with pytest.raises(ServiceError, match="请先勾选"):
+        mark_selection(event, [left_out.id], "not_selected", "", actor="测试", now=utcnow())
+    db.session.rollback()
+
+
+def test_numbers_continue_after_the_event_moves_to_another_year(app_ctx):
+    event = make_event()
+    add_submission(event, unit_name="甲", selection="selected")
+    first, = issue_certificates(event, "written", actor="测试")
+    db.session.commit()
+    year = event.starts_on.year
+
+    event.starts_on = event.starts_on.replace(year=year + 1)
+    event.ends_on = event.ends_on.replace(year=year + 1)
+    db.session.commit()
+    add_submission(event, unit_name="乙", selection="selected")
+    second, = issue_certificates(event, "written", actor="测试")
+    db.session.commit()
+
+    assert (first.sequence, second.sequence) == (1, 2)
+    assert first.number == f"SM{year}-{event.id:03d}-0001"
+    assert second.number == f"SM{year + 1}-{event.id:03d}-0002"
+
+
+def test_certificates_whose_reason_has_gone_are_listed_with_why(app_ctx, today):
+    from confreg.services.certificates import outdated_certificates
+    from confreg.services.registrations import cancel_registration
+
+    event = make_event()
+    regs = {name: register(event, name)[0] for name in ("甲单位", "乙单位", "丙单位", "丁单位")}
+    unselected = add_submission(event, registration=regs["甲单位"], selection="selected")
+    withdrawn = add_submission(event, registration=regs["乙单位"], selection="selected")
+    add_submission(event, registration=regs["丙单位"], selection="selected", presented=True,
+                   commented=True)
+    still = add_submission(event, registration=regs["丁单位"], selection="selected",
+                           presented=True, commented=True)
+    pending_case = add_submission(event, kind="case", unit_name="戊机构", selection="selected",
+                                  presented=True, commented=True, token="e" * 20)
+    issue_certificates(event, "written", actor="测试")
+    issue_certificates(event, "comment", actor="测试")
+    db.session.commit()
+    assert outdated_certificates(event) == []
+
+    unselected.selection = "not_selected"
+    withdrawn.status, withdrawn.withdrawn_at = "withdrawn", utcnow()
+    cancel_registration(regs["丙单位"], today=today, now=utcnow(), actor="单位")
+    pending_case.selection = "pending"
+    pending_case.commented = False
+    db.session.commit()
+
+    found = {(o.certificate.kind, o.certificate.recipient): o.reason
+             for o in outdated_certificates(event)}
+    assert found == {
+        ("written", "甲单位"): "评审结果已改为“未入选”",
+        ("written", "乙单位"): "交流材料已撤回",
+        ("written", "丙单位"): "报名已取消",
+        ("comment", "丙单位"): "报名已取消",
+        ("written", "戊机构"): "评审结果已改为“待评定”",
+        ("comment", "戊机构"): "已取消“专家已点评”标记",
+    }
+    assert all(o.certificate.recipient != "丁单位" for o in outdated_certificates(event))
+    assert still.status == "submitted"
+
+
+def test_completion_certificates_outlive_neither_the_completion_nor_the_registration(app_ctx,
+                                                                                     today):
+    from confreg.services.certificates import outdated_certificates
+    from confreg.services.registrations import cancel_registration
+
+    event = training_event()
+    kept, _ = register(event, "甲街道", people=2)
+    cancelled, _ = register(event, "乙街道")
+    complete(*kept.attendees, *cancelled.attendees)
+    issue_certificates(event, "completion", actor="测试")
+    db.session.commit()
+
+    untick = kept.attendees[1]
+    untick.completed_at, untick.completed_by = None, ""
+    cancel_registration(cancelled, today=today, now=utcnow(), actor="单位")
+    db.session.commit()
+
+    found = {o.certificate.recipient: o.reason for o in outdated_certificates(event)}
+    assert found == {untick.name: "已取消结业标记", cancelled.attendees[0].name: "报名已取消"}
+
+
+def test_the_desk_warns_of_outdated_certificates_until_they_are_voided(app, staff_client):
+    with app.app_context():
+        event = make_event()
+        registration, _ = register(event, "甲街道办事处")
+        submission = add_submission(event, registration=registration, selection="selected")
+        certificate, = issue_certificates(event, "written", actor="测试")
+        db.session.commit()
+        event_id, certificate_id, number = event.id, certificate.id, certificate.number
+        submission_id = submission.id
+    client = staff_client("staff")
+    index = f"/admin/events/{event_id}/certificates?kind=comment"
+    warning = "以下已开具的证书已不再符合条件，请核对后作废"
+    assert warning not in client.get(index).text
+
+    with app.app_context():
+        db.session.get(Submission, submission_id).selection = "pending"
+        db.session.commit()
+    page = client.get(index)  # shown whichever kind is open
+    assert warning in page.text and number in page.text and "评审结果已改为“待评定”" in page.text
+    void_url = f"/admin/events/{event_id}/certificates/{certificate_id}/void"
+    assert f'href="{void_url}"' in page.text
+
+    voided = post_form(client, void_url, {"reason": "材料改为待评定"}, follow_redirects=True)
+    assert voided.status_code == 200
+    assert warning not in client.get(index).text
+
+
+def test_a_short_title_with_spaces_and_semicolons_makes_a_well_formed_file_name(app, staff_client):
+    from werkzeug.http import parse_options_header
+
+    with app.app_context():
+        event = make_event(short_title="西宁 会议; 空格")
+        add_submission(event, unit_name="甲", selection="selected")
+        issue_certificates(event, "written", actor="测试")
+        db.session.commit()
+        event_id = event.id
+
+    response = staff_client("staff").get(f"/admin/events/{event_id}/certificates/written/all.pdf")
+
+    assert response.status_code == 200
+    header = response.headers["Content-Disposition"]
+    assert re.fullmatch(r"inline; filename=\"?[A-Za-z0-9._-]+\.pdf\"?; "
+                        r"filename\*=UTF-8''[A-Za-z0-9%._~-]+", header), header
+    disposition, params = parse_options_header(header)
+    assert disposition == "inline"
+    assert params["filename"] == "书面交流证书-西宁 会议_ 空格.pdf"

@@ -319,6 +319,6 @@ def test_flask_demo_load_is_idempotent_and_gives_open_events_and_demo_staff(app)
         assert not last_year_call.registration_open(china_today())
         assert last_year_call.phase(china_today()) == "past"
         staff = db.session.scalars(select(User).order_by(User.role)).all()
-        assert [u.role for u in staff] == ["admin", "finance", "staff"]
+        assert [u.role for u in staff] == ["admin", "finance", "reviewer", "staff"]
         assert all(u.check_password(DEMO_PASSWORD) for u in staff)
-        assert db.session.scalar(select(func.count(User.id))) == 3
+        assert db.session.scalar(select(func.count(User.id))) == 4

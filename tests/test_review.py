@@ -18,26 +18,18 @@ from confreg.services.review import (assign_reviewers, save_criteria, save_score
                                      weighted_total)
 from confreg.services.submissions import add_version, new_submission_code
 from confreg.services.uploads import store_file
-from tests.conftest import (CHROMIUM, STAFF_PASSWORD, add_user, csrf_token_from, form_values,
-                            make_event, post_form, sign_in)
+from tests.conftest import (CHROMIUM, STAFF_PASSWORD, add_user, csrf_token_from, docx_bytes,
+                            form_values, make_event, post_form, sign_in)
 
 BODY = ["一、背景", "社区位于城乡结合部，老年人口占比较高，居民诉求多样。",
         "二、做法", "街道党工委牵头成立物业服务联席会议，每月协商一次。",
         "三、成效", "居民满意度由百分之六十提高到百分之九十二。"]
 
 
-def docx_bytes(paragraphs=BODY) -> bytes:
-    from docx import Document
-
-    document = Document()
-    for text in paragraphs:
-        if text[1] == "、":
-            document.add_heading(text, level=1)
-        else:
-            document.add_paragraph(text)
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()
+def case_text(paragraphs=BODY) -> bytes:
+    """A case's Word text: "一、…" lines are headings."""
+    return docx_bytes([("heading" if text[1] == "、" else "paragraph", text)
+                       for text in paragraphs])
 
 
 def png_bytes(colour=(166, 27, 27)) -> bytes:
@@ -57,7 +49,7 @@ def add_submission(event, title="党建引领物业服务的东关经验", unit=
                             authors="马晓明", abstract="以联席会议破解老旧小区物业管理难题。")
     db.session.add(submission)
     db.session.flush()
-    data = docx_bytes([f"{title}", *BODY])
+    data = case_text([f"{title}", *BODY])
     add_version(submission, store_file(data, "docx", f"{title}.docx"), data, uploaded_by="单位")
     for position in range(photos):
         stored = store_file(png_bytes((position * 40, 100, 150)), "png", f"photo{position}.png")
@@ -479,7 +471,7 @@ def test_the_scoring_page_shows_the_text_photos_and_criteria(app, setup):
     assert "街道党工委牵头成立物业服务联席会议" in page.text  # the text, read in the browser
     assert "联席会议现场 3" in page.text and page.text.count("<img ") == 3
     assert "以联席会议破解老旧小区物业管理难题" in page.text
-    assert "分类一：体制机制创新" in page.text
+    assert "分类一　体制机制创新" in page.text
     assert "真实性（权重 40）" in page.text and "近三年已实施" in page.text
 
 

@@ -157,3 +157,122 @@ def test_a_stored_file_is_written_once_under_its_hash_and_read_back(app_ctx):
     assert first.sha256 == second.sha256 and first.id != second.id
     assert read_file(first) == data
     assert (first.original_name, second.original_name) == ("甲.pdf", "乙.pdf")
+
+
+def docx_with_document_xml_of(megabytes: int) -> bytes:
+    """A real .docx whose text XML unpacks to `megabytes` MB but weighs a few hundred KB."""
+    source = zipfile.ZipFile(io.BytesIO(word_file("正文")))
+    xml = source.read("word/document.xml").decode()
+    paragraph = "<w:p><w:r><w:t>" + "汉" * 1000 + "</w:t></w:r></w:p>"
+    body = paragraph * (megabytes * 1024 * 1024 // len(paragraph.encode()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for item in source.infolist():
+            content = (xml.replace("<w:body>", "<w:body>" + body, 1)
+                       if item.filename == "word/document.xml" else source.read(item))
+            archive.writestr(item.filename, content)
+    return out.getvalue()
+
+
+def test_a_word_file_that_unpacks_to_a_huge_text_is_refused_before_it_is_read(app_ctx):
+    bomb = docx_with_document_xml_of(12)
+    assert len(bomb) < 1024 * 1024  # small enough to pass the size limit
+    with pytest.raises(UploadRefused) as refused:
+        check_upload(upload(bomb, "a.docx"), allowed=DOCUMENT_KINDS, field="file")
+    assert "解压后过大" in refused.value.message
+    data, kind = check_upload(upload(docx_with_document_xml_of(1), "a.docx"),
+                              allowed=DOCUMENT_KINDS, field="file")
+    assert kind == "docx"
+
+
+def test_a_long_text_is_kept_only_up_to_the_limit_and_says_so(monkeypatch):
+    from confreg.services import uploads
+
+    monkeypatch.setattr(uploads, "MAX_TEXT_CHARS", 50)
+    extracted = extract_text(word_file("社" * 30, "区" * 30, "治" * 30), "docx")
+    assert [p["text"] for p in extracted.paragraphs][:1] == ["社" * 30]
+    assert "以下从略" in extracted.paragraphs[-1]["text"]
+    assert extracted.char_count < 90
+
+
+def pdf_with_page(mediabox: str, text: str = "abc") -> bytes:
+    """A hand-written one-page PDF (ReportLab would not write these oddities)."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode("latin-1")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        f"<< /Type /Page /Parent 2 0 R /MediaBox {mediabox} /Contents 4 0 R "
+        f"/Resources << /Font << /F1 5 0 R >> >> >>".encode(),
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
+def test_a_pdf_whose_page_has_no_size_is_refused(app_ctx):
+    assert check_upload(upload(pdf_with_page("[0 0 595 842]"), "a.pdf"),
+                        allowed=DOCUMENT_KINDS, field="file")[1] == "pdf"
+    for box in ("[0 0 0 0]", "[0 0 595 0]", "[0 0 99999 842]"):
+        with pytest.raises(UploadRefused) as refused:
+            check_upload(upload(pdf_with_page(box), "a.pdf"), allowed=DOCUMENT_KINDS, field="file")
+        assert "页面尺寸" in refused.value.message
+
+
+def test_control_characters_in_a_pdf_text_are_dropped():
+    extracted = extract_text(pdf_with_page("[0 0 595 842]", text="abc\\001def\\000ghi"), "pdf")
+    assert extracted.paragraphs[0]["text"] == "abcdefghi"
+
+
+def test_a_stored_name_loses_control_characters_and_folders(app_ctx):
+    from confreg.database import begin_write
+    from confreg.extensions import db
+
+    begin_write(db.session)
+    stored = store_file(pdf_file(), "pdf", "..\\..\\etc/a\r\nX-Evil: 1\x00.pdf")
+    db.session.commit()
+    assert stored.original_name == "a  X-Evil: 1.pdf"
+
+
+def test_uploads_no_submission_uses_are_pruned_after_a_day(app, app_ctx):
+    import os
+    from datetime import timedelta
+
+    from confreg.database import begin_write, utcnow
+    from confreg.extensions import db
+    from confreg.models import StoredFile, Submission, SubmissionAttachment
+    from confreg.services.uploads import file_path
+    from tests.conftest import make_event
+
+    event = make_event(kind="call")
+    begin_write(db.session)
+    old_orphan = store_file(pdf_file(pages=2), "pdf", "没交的申报.pdf")
+    fresh_orphan = store_file(pdf_file(pages=3), "pdf", "正在填写.pdf")
+    used = store_file(image_file(), "png", "照片.png")
+    submission = Submission(event_id=event.id, kind="case", code="CTEST001", unit_name="甲单位",
+                            unit_name_key="甲单位", title="案例")
+    submission.attachments.append(SubmissionAttachment(role="photo", file_id=used.id))
+    db.session.add(submission)
+    two_days_ago = utcnow() - timedelta(days=2)
+    old_orphan.created_at = used.created_at = two_days_ago
+    db.session.commit()
+    for stored in (old_orphan, used):
+        os.utime(file_path(stored), (two_days_ago.timestamp(), two_days_ago.timestamp()))
+    paths = {name: file_path(stored) for name, stored in
+             (("old", old_orphan), ("fresh", fresh_orphan), ("used", used))}
+
+    result = app.test_cli_runner().invoke(args=["uploads", "prune"])
+    assert result.exit_code == 0, result.output
+    assert "1 条记录，1 个文件" in result.output
+    db.session.expire_all()
+    names = set(db.session.scalars(db.select(StoredFile.original_name)))
+    assert names == {"正在填写.pdf", "照片.png"}
+    assert not paths["old"].exists() and paths["fresh"].exists() and paths["used"].exists()

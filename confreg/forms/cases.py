@@ -5,12 +5,12 @@ file inputs, the typed fields and their single-field rules.
 """
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, HiddenField, RadioField, StringField, TextAreaField
+from wtforms import BooleanField, RadioField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, ValidationError
 
 from ..models.materials import RECOMMENDATIONS
 from ..services.cases import MAX_PHOTOS
-from .registration import FormMeta, UnitFields
+from .registration import FormMeta, SubmitOnce, UnitFields
 
 ABSTRACT_MIN, ABSTRACT_MAX = 50, 400
 PHOTO_SLOTS = range(1, MAX_PHOTOS + 1)
@@ -49,11 +49,10 @@ class _PhotoSlots:
         return self[f"caption_{n}"]
 
 
-class CaseForm(_PhotoSlots, FlaskForm):
+class CaseForm(SubmitOnce, _PhotoSlots, FlaskForm):
     class Meta(FormMeta):
         pass
 
-    submission_key = HiddenField()
     unit_name = UnitFields.unit_name
     credit_code = UnitFields.credit_code
     credit_code_confirmed = UnitFields.credit_code_confirmed
@@ -81,7 +80,7 @@ class CaseForm(_PhotoSlots, FlaskForm):
     def __init__(self, *args, event=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.category.choices = {
-            c["code"]: f"{c.get('label', '')}　{c.get('title', '')}".strip()
+            c["code"]: event.category_label(c["code"])
             for c in (event.categories if event is not None else []) or []
         }
 

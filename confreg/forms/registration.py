@@ -1,5 +1,6 @@
 """The registration form: a unit, its contact, 1..n attendees, invoice details, consent."""
 import re
+import secrets
 
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, DateField, FieldList, Form, FormField, HiddenField,
@@ -184,8 +185,20 @@ class AttendeeRows:
             raise ValidationError("")
 
 
-class RegistrationForm(AttendeeRows, UnitFields):
+class SubmitOnce:
+    """A key handed out with the blank form: the same form sent twice makes one record."""
+
     submission_key = HiddenField()
+
+    def issue_submission_key(self) -> None:
+        self.submission_key.data = secrets.token_urlsafe(24)
+
+    @property
+    def posted_submission_key(self) -> str | None:
+        return (self.submission_key.data or "")[:43] or None
+
+
+class RegistrationForm(SubmitOnce, AttendeeRows, UnitFields):
     consent = BooleanField("我已阅读并同意《个人信息收集与使用说明》",
                            [InputRequired("请阅读并同意个人信息收集与使用说明后提交。")])
 

@@ -7,6 +7,7 @@ from wtforms import (FieldList, Form, FormField, HiddenField, RadioField, Select
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..database import MAX_ROW_ID
 from ..models.materials import SELECTIONS
 from ..models.reviews import SCORE_MAX
 from .registration import FormMeta
@@ -73,6 +74,14 @@ def scores_from(form, criteria: list[dict]) -> dict:
     return {c["key"]: int(form[f"score_{c['key']}"].data) for c in criteria}
 
 
+def row_id(value) -> int:
+    """A posted row id: a whole number a database key can hold (else "not a valid choice")."""
+    number = int(value)
+    if not 0 < number <= MAX_ROW_ID:
+        raise ValueError("not a row id")
+    return number
+
+
 class MultiCheckbox(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
@@ -84,8 +93,8 @@ class MultiCheckbox(SelectMultipleField):
 class BoardForm(ReviewForm):
     """The board's one form: ticked submissions, then assign, select or mark them."""
 
-    submission_ids = MultiCheckbox("材料", coerce=int)
-    reviewer_ids = MultiCheckbox("评审专家", coerce=int)
-    selection = RadioField("评定结果", choices=list(SELECTIONS.items()), validators=[Optional()])
+    submission_ids = MultiCheckbox("材料", coerce=row_id)
+    reviewer_ids = MultiCheckbox("评审专家", coerce=row_id)
+    selection = RadioField("评定结果", choices=dict(SELECTIONS), validators=[Optional()])
     selection_note = StringField("评定说明（可不填）",
                                  [Optional(), Length(max=500, message="说明不超过 500 个字。")])

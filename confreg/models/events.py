@@ -121,6 +121,21 @@ class Event(db.Model):
                 return tier
         return None
 
+    def category(self, code: str) -> dict | None:
+        """The call's category with this code: {"code", "label", "title", "description"}."""
+        for category in self.categories or []:
+            if isinstance(category, dict) and str(category.get("code")) == str(code):
+                return category
+        return None
+
+    def category_label(self, code: str, *, with_title: bool = True) -> str:
+        """"分类一　体制机制创新" for a category code ("分类一" without the title); else the code."""
+        category = self.category(code)
+        if category is None:
+            return code or ""
+        parts = (category.get("label", ""), category.get("title", "") if with_title else "")
+        return "　".join(part for part in parts if part) or code
+
     def schedule_by_day(self) -> list[tuple[date, list["ScheduleItem"]]]:
         grouped: dict[date, list[ScheduleItem]] = {}
         for item in self.schedule:

@@ -154,6 +154,13 @@ class Submission(db.Model):
     def current_attachments(self, role: str) -> list["SubmissionAttachment"]:
         return [a for a in self.attachments if a.role == role and a.replaced_at is None]
 
+    @property
+    def files(self) -> dict[int, "StoredFile"]:
+        """Every file it has ever had (all versions, all attachments, replaced ones too), by id."""
+        files = {v.file_id: v.file for v in self.versions}
+        files.update({a.file_id: a.file for a in self.attachments})
+        return files
+
 
 class SubmissionVersion(db.Model):
     """One uploaded version of a submission's text; never deleted."""

@@ -319,6 +319,14 @@ def _toc_line(material: BookletMaterial) -> str:
 
 
 
+XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_safe(text: str) -> str:
+    """Text Word's XML can hold (texts stored before extraction dropped control characters)."""
+    return XML_INVALID.sub("", text)
+
+
 def _original_pages(data: bytes | None) -> list[tuple[float, float]] | None:
     """The (width, height) in points of each page of a PDF as shown; None if unreadable."""
     if not data:
@@ -331,9 +339,11 @@ def _original_pages(data: bytes | None) -> list[tuple[float, float]] | None:
         for page in reader.pages:
             box = page.cropbox
             width, height = float(box.width), float(box.height)
+            if not (0 < abs(width) < 100_000 and 0 < abs(height) < 100_000):
+                return None  # a page of no size cannot be scaled onto A4: a note instead
             if (page.get("/Rotate") or 0) % 180:
                 width, height = height, width
-            sizes.append((width, height))
+            sizes.append((abs(width), abs(height)))
         return sizes or None
     except Exception:  # noqa: BLE001 -- a damaged file is printed as a note, not a 500
         return None
@@ -605,7 +615,7 @@ def render_booklet_docx(booklet: Booklet) -> bytes:
                 centred(line, 11, color=None if line is material.unit else muted)
         if material.kind == "pdf":
             centred(PDF_IN_DOCX_NOTE, 10, color=muted, space_before=6)
-            texts = _pdf_text_paragraphs(material.paragraphs)
+            texts = [_xml_safe(text) for text in _pdf_text_paragraphs(material.paragraphs)]
             for text in texts:
                 body(text)
             if not texts:
@@ -613,7 +623,7 @@ def render_booklet_docx(booklet: Booklet) -> bytes:
             continue
         written = 0
         for paragraph in material.paragraphs:
-            text = (paragraph.get("text") or "").strip()
+            text = _xml_safe(paragraph.get("text") or "").strip()
             if not text:
                 continue
             written += 1

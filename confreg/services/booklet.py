@@ -1,9 +1,10 @@
 """材料汇编: which materials go into an event's booklet, in what order, with what text.
 
-The booklet holds the event's submissions that are still submitted and were selected by
-the review -- meeting materials and call cases alike -- each in its latest version,
-ordered by the event's categories (in the order the event lists them) and then by title
-(in code-point order, which for Chinese is the radical-stroke order of the Unicode tables).
+The booklet holds the event's submissions that are still submitted (a material only while
+its registration is active) and were selected by the review -- meeting materials and call
+cases alike -- each in its latest version, ordered by the event's categories (in the order
+the event lists them) and then by title (in code-point order, which for Chinese is the
+radical-stroke order of the Unicode tables).
 Staff do not reorder by hand: the order is the one the contents page shows, and a
 category keeps its materials together.
 """
@@ -18,6 +19,7 @@ from ..extensions import db
 from ..models import Event, Submission, SubmissionVersion
 from ..pdf.booklet import Booklet, BookletMaterial
 from ..timeutil import format_date_cn
+from .registrations import submission_in_play
 from .uploads import count_chinese, file_path, read_file
 
 
@@ -37,16 +39,6 @@ class BookletEntry:
     @property
     def unit(self) -> str:
         return self.submission.author_unit or self.submission.unit_name
-
-
-def category_labels(event: Event) -> dict[str, str]:
-    """Category code -> "分类一　title" as the event defines them, in the event's order."""
-    labels = {}
-    for category in event.categories or []:
-        label = "　".join(part for part in (category.get("label", ""), category.get("title", ""))
-                         if part)
-        labels[str(category.get("code", ""))] = label
-    return labels
 
 
 def format_event_dates(event: Event) -> str:
@@ -83,15 +75,15 @@ def booklet_entries(event: Event) -> list[BookletEntry]:
     submissions = db.session.scalars(
         select(Submission)
         .where(Submission.event_id == event.id, Submission.status == "submitted",
-               Submission.selection == "selected")
+               Submission.selection == "selected", submission_in_play())
         .options(selectinload(Submission.versions).selectinload(SubmissionVersion.file))
     ).all()
-    labels = category_labels(event)
-    order = {code: position for position, code in enumerate(labels)}
+    order = {str(category.get("code", "")): position
+             for position, category in enumerate(event.categories or [])}
     submissions = sorted(submissions, key=lambda s: (order.get(s.category, len(order)),
                                                      s.title, s.id))
     return [BookletEntry(submission=s, version=s.latest_version,
-                         category_label=labels.get(s.category, ""),
+                         category_label=event.category_label(s.category) if s.category in order else "",
                          warnings=_warnings(s.latest_version))
             for s in submissions]
 

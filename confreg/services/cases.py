@@ -26,7 +26,7 @@ from ..timeutil import format_date_cn
 from . import ServiceError
 from .audit import record_audit
 from .members import find_member
-from .registrations import lock_event
+from .registrations import lock_event, lock_with_event
 from .submissions import add_version, materials_deadline_of, materials_open, new_submission_code
 from .uploads import read_file, save_upload
 
@@ -90,13 +90,6 @@ def _require_call_open(event: Event, today: date) -> None:
         raise ServiceError(f"申报已于 {format_date_cn(materials_deadline_of(event))} 截止。")
 
 
-def category_title(event: Event, code: str) -> str:
-    for category in event.categories or []:
-        if category.get("code") == code:
-            return f"{category.get('label', '')}　{category.get('title', '')}".strip()
-    return code
-
-
 def _check_not_repeated(event: Event, unit_key: str, title_key: str) -> None:
     """Refuse a case this unit already sent: to an earlier year's call, or to this one."""
     earlier = db.session.execute(
@@ -142,7 +135,7 @@ def submit_case(event_id: int, details: CaseDetails, files: CaseFiles, *, today:
     _require_call_open(event, today)
     if details.recommendation not in RECOMMENDATIONS:
         raise ServiceError("请选择推荐方式。", field="recommendation")
-    if details.category not in {c.get("code") for c in event.categories or []}:
+    if event.category(details.category) is None:
         raise ServiceError("请选择申报类别。", field="category")
     _check_files(details, files)
     unit_name = details.unit_name.strip()
@@ -181,7 +174,7 @@ def submit_case(event_id: int, details: CaseDetails, files: CaseFiles, *, today:
         actor=actor, action="case.submitted", object_type="submission",
         object_id=submission.id, event_id=event.id,
         summary=f"报送案例 {submission.code}《{submission.title}》"
-                f"（{category_title(event, submission.category)}；{submission.unit_name}）",
+                f"（{event.category_label(submission.category)}；{submission.unit_name}）",
         changes={"title": [None, submission.title], "category": [None, submission.category],
                  "photos": [None, len(files.photos)],
                  "text": [None, submission.latest_version.file.original_name]},
@@ -189,7 +182,7 @@ def submit_case(event_id: int, details: CaseDetails, files: CaseFiles, *, today:
     queue_mail("case_received", submission.contact_email,
                context={"submission": submission, "event": event, "token": token,
                         "link": case_link(token),
-                        "category": category_title(event, submission.category),
+                        "category": event.category_label(submission.category),
                         "deadline": materials_deadline_of(event)})
     return submission, token
 
@@ -230,12 +223,7 @@ def find_case_by_token(token: str) -> Submission | None:
 
 def lock_case(submission: Submission) -> tuple[Submission, Event]:
     """Begin writing, lock the call and the case, and read both again."""
-    event = lock_event(submission.event_id)
-    submission = db.session.execute(
-        select(Submission).where(Submission.id == submission.id).with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
-    return submission, event
+    return lock_with_event(submission)
 
 
 def _require_changeable(submission: Submission, event: Event, today: date) -> None:
@@ -250,6 +238,15 @@ def _actor(submission: Submission) -> str:
     return f"申报单位联系人 {submission.contact_name}（私密链接）"
 
 
+def _record_change(submission: Submission, event: Event, action: str, summary: str, *,
+                   now: datetime, changes: dict | None = None) -> None:
+    """Stamp the case as changed by its unit and put the change in the audit log."""
+    submission.updated_at = now
+    db.session.flush()
+    record_audit(actor=_actor(submission), action=action, object_type="submission",
+                 object_id=submission.id, event_id=event.id, summary=summary, changes=changes)
+
+
 def replace_case_text(submission: Submission, docx: StoredFile | None, pdf: StoredFile | None,
                       *, today: date, now: datetime) -> int:
     """Add a new version of the case's text (every earlier version is kept); return its number."""
@@ -259,14 +256,11 @@ def replace_case_text(submission: Submission, docx: StoredFile | None, pdf: Stor
     _require_changeable(submission, event, today)
     before = submission.version_count
     _add_text(submission, docx, pdf, now=now, actor=_actor(submission))
-    submission.updated_at = now
-    db.session.flush()
     version = submission.latest_version
-    record_audit(actor=_actor(submission), action="case.text_replaced", object_type="submission",
-                 object_id=submission.id, event_id=event.id,
-                 summary=f"更换案例 {submission.code} 的正文：第 {version.number} 版"
-                         f"（{version.file.original_name}，{version.char_count} 字）",
-                 changes={"version": [before, version.number]})
+    _record_change(submission, event, "case.text_replaced",
+                   f"更换案例 {submission.code} 的正文：第 {version.number} 版"
+                   f"（{version.file.original_name}，{version.char_count} 字）",
+                   now=now, changes={"version": [before, version.number]})
     return version.number
 
 
@@ -323,11 +317,8 @@ def replace_case_photos(submission: Submission, changes: list[PhotoChange], *, t
             notes.append(f"修改第 {position} 张图片的说明")
     if not notes:
         return []
-    submission.updated_at = now
-    db.session.flush()
-    record_audit(actor=_actor(submission), action="case.photos_replaced", object_type="submission",
-                 object_id=submission.id, event_id=event.id,
-                 summary=f"案例 {submission.code}：" + "；".join(notes))
+    _record_change(submission, event, "case.photos_replaced",
+                   f"案例 {submission.code}：" + "；".join(notes), now=now)
     return notes
 
 
@@ -347,16 +338,7 @@ def replace_case_forms(submission: Submission, *, application_form: StoredFile |
         _retire(submission.current_attachments(role), now)
         _attach(submission, role, stored, now)
         notes.append("更换" + ("申报表" if role == "application_form" else "专家推荐意见"))
-    submission.updated_at = now
-    db.session.flush()
-    record_audit(actor=_actor(submission), action="case.forms_replaced", object_type="submission",
-                 object_id=submission.id, event_id=event.id,
-                 summary=f"案例 {submission.code}：" + "；".join(notes))
+    _record_change(submission, event, "case.forms_replaced",
+                   f"案例 {submission.code}：" + "；".join(notes), now=now)
     return notes
 
-
-def files_of(submission: Submission) -> dict[int, StoredFile]:
-    """Every file this case has ever had (versions and attachments), by id."""
-    files = {v.file_id: v.file for v in submission.versions}
-    files.update({a.file_id: a.file for a in submission.attachments})
-    return files

@@ -6,16 +6,20 @@ Three kinds (models/certificates.CERTIFICATE_KINDS):
 - 结业证书 (completion): a trainee of a training course marked as having completed it.
 
 Numbers run per event and kind, e.g. "SM2027-012-0001": the prefix of the kind, the
-event's year, the event's id and the sequence.  They come from a document counter that
-is locked before anything is checked, so two people pressing "生成证书" at once never
+event's year at issue, the event's id and the sequence.  They come from a document counter
+of the event and kind -- not of a year, so moving the event's dates never restarts it --
+that is locked before anything is checked, so two people pressing "生成证书" at once never
 hand out a number twice, nor two certificates to one subject (a partial unique index
 backs that too).  A certificate is a snapshot: what it says is copied at issue.  A
 mistaken one is voided, keeping its number; its subject can then be issued a new one.
+A certificate whose reason has gone (the material withdrawn or no longer selected, the
+marks or the completion taken back, the registration cancelled) stays valid until staff
+void it; the desk lists those (outdated_certificates).
 """
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from ..database import begin_write, utcnow
 from ..extensions import db
@@ -25,8 +29,13 @@ from ..pdf.certificate import CertificateData
 from ..timeutil import china_today
 from . import ServiceError, finance
 from .audit import record_audit
+from .registrations import submission_in_play
+from .review import MARKS
 
 KINDS_FOR_SUBMISSIONS = ("written", "comment")
+# The counter's kind names the event and the certificate kind already; its "year" is fixed,
+# so a counter never depends on the event's (changeable) dates.
+COUNTER_YEAR = 0
 
 
 @dataclass
@@ -101,7 +110,8 @@ def eligible_subjects(event: Event, kind: str) -> list[Eligible]:
                  else Submission.presented.is_(True) & Submission.commented.is_(True))
     submissions = db.session.scalars(
         select(Submission).where(Submission.event_id == event.id,
-                                 Submission.status == "submitted", condition)
+                                 Submission.status == "submitted", submission_in_play(),
+                                 condition)
         .order_by(Submission.unit_name_key, Submission.id)).all()
     return [Eligible(subject_key=f"submission:{s.id}", recipient=s.unit_name,
                      unit_name=s.unit_name, work_title=s.title,
@@ -130,23 +140,79 @@ def certificates_of(event: Event, kind: str | None = None) -> list[Certificate]:
     return list(db.session.scalars(statement.order_by(Certificate.kind, Certificate.sequence)))
 
 
+@dataclass
+class Outdated:
+    """A valid certificate whose subject is no longer owed it, and why."""
+
+    certificate: Certificate
+    reason: str
+
+
+def _why_not_owed(certificate: Certificate) -> str:
+    """Why a certificate's subject is no longer owed it (called only for those not owed)."""
+    if certificate.submission_id is not None:
+        submission = db.session.get(Submission, certificate.submission_id)
+        if submission is None:
+            return "材料已不存在"
+        if submission.registration is not None and not submission.registration.is_active:
+            return "报名已取消"
+        if not submission.is_submitted:
+            return f"{submission.kind_label}已撤回"
+        if certificate.kind == "written":
+            return f"评审结果已改为“{submission.selection_label}”"
+        missing = [label for mark, label in MARKS.items() if not getattr(submission, mark)]
+        return "已取消" + "、".join(f"“{label}”" for label in missing) + "标记"
+    if certificate.attendee_id is not None:
+        attendee = db.session.get(Attendee, certificate.attendee_id)
+        if attendee is None:
+            return "该学员已从报名中删除"
+        if not attendee.registration.is_active:
+            return "报名已取消"
+        if attendee.completed_at is None:
+            return "已取消结业标记"
+    return "已不符合发证条件"
+
+
+def outdated_certificates(event: Event) -> list[Outdated]:
+    """The event's valid certificates whose subjects are no longer owed them, by kind and number.
+
+    Nothing is voided here: staff check each one and void it on the desk.
+    """
+    kinds = kinds_for(event)
+    owed = {kind: {e.subject_key for e in eligible_subjects(event, kind)} for kind in kinds}
+    outdated = []
+    for certificate in certificates_of(event):
+        if certificate.is_void:
+            continue
+        if certificate.kind not in kinds:
+            outdated.append(Outdated(certificate, "本活动已不是培训班"))
+        elif certificate.subject_key not in owed[certificate.kind]:
+            outdated.append(Outdated(certificate, _why_not_owed(certificate)))
+    return outdated
+
+
 # --- Issuing --------------------------------------------------------------------------------
 
 def _hold_numbering(event: Event, kind: str) -> int:
     """Begin writing and lock the kind's counter before checking who has a certificate.
 
     Whoever holds the counter is the only one issuing this kind at this event, so the
-    check "no valid certificate yet" stays true until the commit.  Returns the year.
+    check "no valid certificate yet" stays true until the commit.  Returns the year the
+    numbers show: the event's year now (the counter itself has no year).
     """
     begin_write(db.session)
-    year = event.starts_on.year
-    finance.lock_counter(counter_kind(event.id, kind), year)
-    return year
+    counter = finance.lock_counter(counter_kind(event.id, kind), COUNTER_YEAR)
+    # Never behind a number already given (e.g. by a counter of an earlier scheme).
+    highest = db.session.scalar(select(func.max(Certificate.sequence)).where(
+        Certificate.event_id == event.id, Certificate.kind == kind)) or 0
+    if counter.last_number < highest:
+        counter.last_number = highest
+    return event.starts_on.year
 
 
 def _issue(event: Event, kind: str, subject: Eligible, year: int, *, actor: str,
            today: date) -> Certificate:
-    sequence = finance.take_number(counter_kind(event.id, kind), year)
+    sequence = finance.take_number(counter_kind(event.id, kind), COUNTER_YEAR)
     certificate = Certificate(
         event_id=event.id, kind=kind, sequence=sequence,
         number=certificate_number(kind, year, event.id, sequence),
@@ -211,19 +277,12 @@ def issue_certificate(event: Event, kind: str, subject_key: str, *, actor: str,
 def void_certificate(certificate: Certificate, reason: str, *, actor: str,
                      now: datetime | None = None) -> Certificate:
     """Void a certificate: its number stays, marked void, and is never issued again."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise ServiceError("请填写作废原因。", field="reason")
+    reason = finance.void_reason_of(reason)
     begin_write(db.session)
     certificate = db.session.execute(
         select(Certificate).where(Certificate.id == certificate.id).with_for_update()
         .execution_options(populate_existing=True)).scalar_one()
-    if certificate.is_void:
-        raise ServiceError(f"证书 {certificate.number} 已于此前作废。")
-    certificate.status = "void"
-    certificate.void_reason = reason
-    certificate.voided_at = now or utcnow()
-    db.session.flush()
+    finance.mark_void(certificate, "证书", reason, now or utcnow())
     record_audit(
         actor=actor, action="certificate.voided", object_type="certificate",
         object_id=certificate.id, event_id=certificate.event_id,

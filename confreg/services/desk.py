@@ -18,14 +18,15 @@ from ..extensions import db
 from ..models import Attendee, AuditEntry, Event, Payment, Registration
 from ..models.registrations import ACCOMMODATIONS, DIETS, GENDERS, INVOICE_TYPES
 from ..notifications import queue_mail
-from ..timeutil import CHINA, format_date_cn
+from ..timeutil import CHINA
 from . import ServiceError
 from .audit import diff, record_audit
 from .money import (PAYMENT_STATUSES, Balance, MoneyColumns, expected_amount, money_columns,
                     received_amount, to_money)
 from .finance import void_active_receipt
 from .money import refuse_while_money_held
-from .registrations import FIELD_LABELS, lock_registration
+from .registrations import (FIELD_LABELS, extend_until, lock_registration,
+                            withdraw_cancelled_material)
 from .materials import materials_missing_condition
 
 PAGE_SIZE = 50
@@ -289,6 +290,7 @@ def cancel_by_staff(registration: Registration, reason: str, *, now: datetime,
     refuse_while_money_held(registration)
     registration.cancel(now)
     void_active_receipt(registration, "报名已取消", actor=actor, now=now)
+    withdraw_cancelled_material(registration, now=now, actor=actor)
     record_audit(actor=actor, action="registration.cancelled", object_type="registration",
                  object_id=registration.id, event_id=event.id, registration_id=registration.id,
                  summary=f"会务组取消报名（{len(registration.attendees)} 人，原应缴 "
@@ -301,27 +303,9 @@ def cancel_by_staff(registration: Registration, reason: str, *, now: datetime,
 def extend_deadline(registration: Registration, until: date | None, *, today: date,
                     now: datetime, actor: str) -> None:
     """Let the unit change its attendees after the registration deadline, until a day."""
-    registration, event = lock_registration(registration)
-    if not registration.is_active:
-        raise ServiceError("该报名已取消，不能延期。")
-    if until is not None:
-        if until < today:
-            raise ServiceError("延期日期不能早于今天。", field="until")
-        if until > event.ends_on:
-            raise ServiceError(f"延期日期不能晚于活动结束日 {format_date_cn(event.ends_on)}。",
-                               field="until")
-    before = registration.deadline_extended_until
-    if before == until:
-        raise ServiceError("延期日期没有变化。", field="until")
-    registration.deadline_extended_until = until
-    registration.updated_at = now
-    summary = (f"允许逾期修改参会人员，至 {format_date_cn(until)}（含当日）" if until
-               else "撤销逾期修改许可")
-    record_audit(actor=actor, action="registration.deadline_extended",
-                 object_type="registration", object_id=registration.id, event_id=event.id,
-                 registration_id=registration.id, summary=summary,
-                 changes=diff({"deadline_extended_until": before},
-                              {"deadline_extended_until": until}))
+    extend_until(registration, "deadline_extended_until", until, today=today, now=now,
+                 actor=actor, action="registration.deadline_extended",
+                 granted="允许逾期修改参会人员", revoked="撤销逾期修改许可")
 
 
 def update_unit_details(registration: Registration, values: dict, *, now: datetime,

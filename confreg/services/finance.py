@@ -19,7 +19,7 @@ from sqlalchemy.orm import contains_eager
 from ..checks import rmb_capitals
 from ..database import begin_write, utcnow
 from ..extensions import db
-from ..models import Attendee, DocumentCounter, Payment, Receipt, Registration
+from ..models import Attendee, Certificate, DocumentCounter, Payment, Receipt, Registration
 from ..models.payments import PAYMENT_METHODS
 from ..notifications import queue_mail
 from ..pdf.receipt import ReceiptData, ReceiptLine
@@ -254,22 +254,33 @@ def issue_receipt(registration: Registration, *, actor: str, issued_by_id: int |
     return receipt
 
 
-def void_receipt(receipt: Receipt, reason: str, *, actor: str,
-                 now: datetime | None = None) -> Receipt:
-    """Void a receipt: its number stays, marked void, and is never issued again."""
+def void_reason_of(reason: str) -> str:
+    """The reason a document is voided, trimmed; without one it is refused."""
     reason = (reason or "").strip()
     if not reason:
         raise ServiceError("请填写作废原因。", field="reason")
+    return reason
+
+
+def mark_void(document: Receipt | Certificate, name: str, reason: str, now: datetime) -> None:
+    """Void a locked, issued receipt or certificate; its number stays and is never reused."""
+    if document.is_void:
+        raise ServiceError(f"{name} {document.number} 已于此前作废。")
+    document.status = "void"
+    document.void_reason = reason
+    document.voided_at = now
+    db.session.flush()
+
+
+def void_receipt(receipt: Receipt, reason: str, *, actor: str,
+                 now: datetime | None = None) -> Receipt:
+    """Void a receipt: its number stays, marked void, and is never issued again."""
+    reason = void_reason_of(reason)
     registration, event = lock_registration(receipt.registration)
     receipt = db.session.execute(
         select(Receipt).where(Receipt.id == receipt.id).with_for_update()
         .execution_options(populate_existing=True)).scalar_one()
-    if receipt.is_void:
-        raise ServiceError(f"收据 {receipt.number} 已于此前作废。")
-    receipt.status = "void"
-    receipt.void_reason = reason
-    receipt.voided_at = now or utcnow()
-    db.session.flush()
+    mark_void(receipt, "收据", reason, now or utcnow())
     record_audit(
         actor=actor, action="receipt.voided", object_type="receipt", object_id=receipt.id,
         event_id=event.id, registration_id=registration.id,

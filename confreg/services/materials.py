@@ -21,7 +21,7 @@ from ..notifications import queue_mail
 from ..timeutil import format_date_cn
 from . import ServiceError
 from .audit import diff, record_audit
-from .registrations import lock_registration
+from .registrations import extend_until, lock_registration
 from .submissions import add_version, materials_deadline_of, materials_open, new_submission_code
 from .uploads import DOCUMENT_KINDS, check_upload, extract_text, store_file
 
@@ -57,10 +57,13 @@ def title_key(title: str) -> str:
 
 def material_of(registration: Registration) -> Submission | None:
     """The unit's submitted material for its meeting, or None."""
+    # Read afresh: a page may have loaded it before the service took the lock, and on
+    # PostgreSQL the identity map would otherwise hand back that stale copy.
     return db.session.scalar(
         select(Submission).where(Submission.registration_id == registration.id,
                                  Submission.kind == "material",
-                                 Submission.status == "submitted"))
+                                 Submission.status == "submitted")
+        .execution_options(populate_existing=True))
 
 
 def over_limit(event, char_count: int) -> bool:
@@ -100,14 +103,15 @@ def save_material(registration: Registration, details: MaterialDetails,
     has_file = upload is not None and bool(upload.filename)
     # Read and parse the file before taking the write lock (a 20 MB PDF takes a moment);
     # its refusal is raised after the deadline's, which matters more.
-    data = kind = None
+    data = kind = extracted = None
     chars = 0
     refused = None
     if has_file:
         try:
             data, kind = check_upload(upload, allowed=DOCUMENT_KINDS, field="file",
                                       label="材料文件")
-            chars = extract_text(data, kind).char_count
+            extracted = extract_text(data, kind)
+            chars = extracted.char_count
         except ServiceError as error:
             refused = error
     registration, event = lock_registration(registration)
@@ -157,7 +161,7 @@ def save_material(registration: Registration, details: MaterialDetails,
     previous = submission.version_count or None
     if has_file:
         stored = store_file(data, kind, upload.filename)
-        version = add_version(submission, stored, data, uploaded_by=actor)
+        version = add_version(submission, stored, data, uploaded_by=actor, extracted=extracted)
     elif not changes:  # nothing new: no audit entry, no mail
         return MaterialSaved(submission, None, False, [], "")
 
@@ -193,30 +197,10 @@ def save_material(registration: Registration, details: MaterialDetails,
 def extend_materials_deadline(registration: Registration, until: date | None, *, today: date,
                               actor: str) -> None:
     """Let one unit send or replace its material after the deadline, until a day (or stop)."""
-    registration, event = lock_registration(registration)
-    if not registration.is_active:
-        raise ServiceError("该报名已取消，不能延期。")
-    if until is not None:
-        if until < today:
-            raise ServiceError("延期日期不能早于今天。", field="until")
-        if until <= materials_deadline_of(event):
-            raise ServiceError(f"延期日期应晚于材料截止日 "
-                               f"{format_date_cn(materials_deadline_of(event))}。", field="until")
-        if until > event.ends_on:
-            raise ServiceError(f"延期日期不能晚于活动结束日 {format_date_cn(event.ends_on)}。",
-                               field="until")
-    before = registration.materials_extended_until
-    if before == until:
-        raise ServiceError("延期日期没有变化。", field="until")
-    registration.materials_extended_until = until
-    registration.updated_at = utcnow()
-    record_audit(actor=actor, action="registration.materials_extended",
-                 object_type="registration", object_id=registration.id, event_id=event.id,
-                 registration_id=registration.id,
-                 summary=(f"允许逾期提交交流材料，至 {format_date_cn(until)}（含当日）" if until
-                          else "撤销逾期提交交流材料的许可"),
-                 changes=diff({"materials_extended_until": before},
-                              {"materials_extended_until": until}))
+    extend_until(registration, "materials_extended_until", until, today=today, now=utcnow(),
+                 actor=actor, action="registration.materials_extended",
+                 granted="允许逾期提交交流材料", revoked="撤销逾期提交交流材料的许可",
+                 later_than=(materials_deadline_of(registration.event), "材料截止日"))
 
 
 # --- what staff see ------------------------------------------------------------------------
@@ -284,10 +268,3 @@ def list_cases(event) -> list[Submission]:
         .options(selectinload(Submission.attachments))
     ).all()
 
-
-def category_label(event, code: str) -> str:
-    """"分类一" for a call's category code (event.categories), or the code itself."""
-    for category in event.categories or []:
-        if isinstance(category, dict) and str(category.get("code")) == str(code):
-            return category.get("label") or code
-    return code or ""

@@ -4,12 +4,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, or_, select
 
 from ..checks import new_registration_code, normalize_credit_code, normalize_mobile
 from ..database import begin_write
 from ..extensions import db
-from ..models import Attendee, Event, MemberUnit, Receipt, Registration
+from ..models import Attendee, Event, MemberUnit, Receipt, Registration, Submission
 from ..models.registrations import MEMBER_CLAIMS, TIER_STATUSES, hash_token
 from ..notifications import queue_mail
 from ..timeutil import format_date_cn
@@ -95,14 +95,48 @@ def lock_event(event_id: int) -> Event:
     ).scalar_one()
 
 
-def lock_registration(registration: Registration) -> tuple[Registration, Event]:
-    """Lock the event, then the registration, and read both again before checking them."""
-    event = lock_event(registration.event_id)
-    registration = db.session.execute(
-        select(Registration).where(Registration.id == registration.id).with_for_update()
+def lock_with_event(row):
+    """Lock the event, then its registration or submission, and read both again before
+    checking them; the same order everywhere, so two writers never wait on each other."""
+    event = lock_event(row.event_id)
+    model = type(row)
+    row = db.session.execute(
+        select(model).where(model.id == row.id).with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one()
-    return registration, event
+    return row, event
+
+
+def lock_registration(registration: Registration) -> tuple[Registration, Event]:
+    """Lock the event, then the registration, and read both again before checking them."""
+    return lock_with_event(registration)
+
+
+def extend_until(registration: Registration, attribute: str, until: date | None, *,
+                 today: date, now: datetime, actor: str, action: str, granted: str,
+                 revoked: str, later_than: tuple[date, str] | None = None) -> None:
+    """Let one unit past a deadline until a day (inclusive), or take that back (until None)."""
+    registration, event = lock_registration(registration)
+    if not registration.is_active:
+        raise ServiceError("该报名已取消，不能延期。")
+    if until is not None:
+        if until < today:
+            raise ServiceError("延期日期不能早于今天。", field="until")
+        if later_than is not None and until <= later_than[0]:
+            raise ServiceError(f"延期日期应晚于{later_than[1]} {format_date_cn(later_than[0])}。",
+                               field="until")
+        if until > event.ends_on:
+            raise ServiceError(f"延期日期不能晚于活动结束日 {format_date_cn(event.ends_on)}。",
+                               field="until")
+    before = getattr(registration, attribute)
+    if before == until:
+        raise ServiceError("延期日期没有变化。", field="until")
+    setattr(registration, attribute, until)
+    registration.updated_at = now
+    record_audit(actor=actor, action=action, object_type="registration",
+                 object_id=registration.id, event_id=event.id, registration_id=registration.id,
+                 summary=f"{granted}，至 {format_date_cn(until)}（含当日）" if until else revoked,
+                 changes=diff({attribute: before}, {attribute: until}))
 
 
 def seats_taken(event: Event) -> int:
@@ -371,6 +405,37 @@ def can_cancel(registration: Registration, today: date) -> bool:
     return registration.is_active and today <= registration.event.ends_on
 
 
+def submission_in_play():
+    """SQL: the submission in the outer query is a case (no registration) or the material
+    of a registration still active -- what review, booklet and certificates may count."""
+    return or_(Submission.registration_id.is_(None),
+               exists().where(Registration.id == Submission.registration_id,
+                              Registration.status == "active"))
+
+
+def withdraw_cancelled_material(registration: Registration, *, now: datetime,
+                                actor: str) -> None:
+    """A cancelled unit's material leaves the review, the booklet and the certificates.
+
+    Called with the event and the registration locked: whoever writes a material locks
+    them first too, so the material cannot change under this.
+    """
+    materials = db.session.scalars(
+        select(Submission).where(Submission.registration_id == registration.id,
+                                 Submission.kind == "material",
+                                 Submission.status == "submitted")
+        .with_for_update().execution_options(populate_existing=True)).all()
+    for submission in materials:
+        submission.status = "withdrawn"
+        submission.withdrawn_at = now
+        submission.updated_at = now
+        record_audit(actor=actor, action="material.withdrawn", object_type="submission",
+                     object_id=submission.id, event_id=registration.event_id,
+                     registration_id=registration.id,
+                     summary=f"报名已取消，交流材料《{submission.title}》随之撤回",
+                     changes={"status": ["submitted", "withdrawn"]})
+
+
 def cancel_registration(registration: Registration, *, today: date, now: datetime,
                         actor: str) -> None:
     """Cancel a registration before payment; its places return to the event."""
@@ -385,6 +450,7 @@ def cancel_registration(registration: Registration, *, today: date, now: datetim
     from .finance import void_active_receipt
 
     void_active_receipt(registration, "报名已取消", actor=actor, now=now)
+    withdraw_cancelled_material(registration, now=now, actor=actor)
     record_audit(actor=actor, action="registration.cancelled", object_type="registration",
                  object_id=registration.id, event_id=registration.event_id,
                  registration_id=registration.id,

@@ -18,6 +18,7 @@ from ..models.materials import SELECTIONS
 from ..models.reviews import DEFAULT_CRITERIA, SCORE_MAX
 from . import ServiceError
 from .audit import diff, record_audit
+from .registrations import submission_in_play
 
 CENT = Decimal("0.01")
 # The marks that lead to 专家点评证书: the unit spoke at the meeting, an expert commented.
@@ -112,7 +113,7 @@ def _lock_submissions(event: Event, submission_ids) -> list[Submission]:
         return []
     return list(db.session.execute(
         select(Submission).where(Submission.id.in_(ids), Submission.event_id == event.id,
-                                 Submission.status == "submitted")
+                                 Submission.status == "submitted", submission_in_play())
         .order_by(Submission.id).with_for_update()
         .execution_options(populate_existing=True)).scalars())
 
@@ -306,10 +307,13 @@ class Board:
 
 
 def review_board(event: Event, selection: str | None = None) -> Board:
-    """Every submitted submission of the event with its reviewers' scores, best mean first."""
+    """Every submitted submission of the event with its reviewers' scores, best mean first.
+
+    A material whose registration was cancelled is not on it, even if still marked submitted.
+    """
     submissions = db.session.scalars(
         select(Submission).where(Submission.event_id == event.id,
-                                 Submission.status == "submitted")
+                                 Submission.status == "submitted", submission_in_play())
         .order_by(Submission.id)).all()
     counts = {key: 0 for key in SELECTIONS}
     for submission in submissions:
@@ -362,14 +366,3 @@ def assignments_of(reviewer: User) -> list[EventAssignments]:
     return list(groups.values())
 
 
-def category_label(event: Event, code: str) -> str:
-    for category in event.categories or []:
-        if str(category.get("code")) == str(code):
-            title = category.get("title", "")
-            return f"{category.get('label', code)}{('：' + title) if title else ''}"
-    return code
-
-
-def files_of(submission: Submission) -> set[int]:
-    """The ids of every file that belongs to a submission (all versions, all attachments)."""
-    return {v.file_id for v in submission.versions} | {a.file_id for a in submission.attachments}

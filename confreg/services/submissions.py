@@ -1,13 +1,13 @@
 """What meeting materials and call cases share: codes, versions of the text, deadlines."""
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..checks import new_registration_code
 from ..extensions import db
 from ..models import Event, Registration, StoredFile, Submission, SubmissionVersion
 from ..timeutil import is_on_or_before
-from .uploads import extract_text
+from .uploads import ExtractedText, extract_text
 
 
 def new_submission_code() -> str:
@@ -32,11 +32,16 @@ def materials_open(event: Event, today: date, registration: Registration | None 
 
 
 def add_version(submission: Submission, stored: StoredFile, data: bytes, *,
-                uploaded_by: str) -> SubmissionVersion:
-    """Add the next version of a submission's text (the file already checked and stored)."""
-    extracted = extract_text(data, stored.kind)
+                uploaded_by: str, extracted: ExtractedText | None = None) -> SubmissionVersion:
+    """Add the next version of a submission's text (the file already checked and stored;
+    the caller holds the lock that serialises changes to this submission)."""
+    extracted = extracted or extract_text(data, stored.kind)
+    # Numbered from the database, not from a copy loaded before the lock was taken.
+    last = db.session.scalar(select(func.max(SubmissionVersion.number))
+                             .where(SubmissionVersion.submission_id == submission.id)) \
+        if submission.id is not None else None
     version = SubmissionVersion(
-        number=submission.version_count + 1, file_id=stored.id, file=stored,
+        number=(last or 0) + 1, file_id=stored.id, file=stored,
         paragraphs=extracted.paragraphs, char_count=extracted.char_count,
         page_count=extracted.page_count, uploaded_by=uploaded_by,
     )

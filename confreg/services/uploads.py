@@ -14,13 +14,16 @@ import tempfile
 import warnings
 import zipfile
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
+from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
+from ..database import begin_write, utcnow
 from ..extensions import db
-from ..models import StoredFile
+from ..models import StoredFile, SubmissionAttachment, SubmissionVersion
 from . import ServiceError
 
 DOCUMENT_KINDS = frozenset({"docx", "pdf"})
@@ -30,8 +33,17 @@ KIND_NAMES = {"docx": "Word（.docx）", "pdf": "PDF", "jpeg": "JPG", "png": "PN
 MIME_TYPES = {"docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
               "pdf": "application/pdf", "jpeg": "image/jpeg", "png": "image/png"}
 
-# A .docx unpacks to far more than it weighs; more than this is not a text of 3000 characters.
-MAX_UNPACKED_BYTES = 200 * 1024 * 1024
+# A .docx unpacks to more than it weighs. Its pictures are already compressed, so the whole
+# may unpack to a few times its size; its text (word/document.xml) to far less than this --
+# a 3000-character text is well under 1 MB of XML. Larger is a zip bomb, not a material.
+MAX_UNPACKED_BYTES = 100 * 1024 * 1024
+MAX_DOCUMENT_XML_BYTES = 8 * 1024 * 1024
+# What is kept of a text: far beyond any material, short of what a page can show.
+MAX_TEXT_CHARS = 300_000
+# A PDF page larger than this (in points, ~3.5 m) or of no size is not a document page.
+MAX_PDF_PAGE_POINTS = 10_000
+# Characters XML (and so python-docx and the JSON the pages render) cannot carry.
+XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
 HEADING_STYLE = re.compile(r"^(?:heading|标题)\s*(\d)$", re.IGNORECASE)
 
@@ -101,7 +113,8 @@ def _check_opens(data: bytes, kind: str, field: str, label: str) -> None:
     try:
         if kind == "docx":
             archive = zipfile.ZipFile(io.BytesIO(data))
-            if sum(info.file_size for info in archive.infolist()) > MAX_UNPACKED_BYTES:
+            if sum(info.file_size for info in archive.infolist()) > MAX_UNPACKED_BYTES \
+                    or archive.getinfo("word/document.xml").file_size > MAX_DOCUMENT_XML_BYTES:
                 raise UploadRefused(f"{label}解压后过大，不像正常的 Word 文档。", field)
             if any(name.lower().endswith("vbaproject.bin") for name in archive.namelist()):
                 raise UploadRefused(f"{label}含有宏，请另存为普通 .docx 后上传。", field)
@@ -116,6 +129,11 @@ def _check_opens(data: bytes, kind: str, field: str, label: str) -> None:
                 raise UploadRefused(f"{label}设有密码，请上传未加密的 PDF。", field)
             if len(reader.pages) == 0:
                 raise UploadRefused(f"{label}没有页面。", field)
+            for page in reader.pages:
+                sizes = [float(page.mediabox.width), float(page.mediabox.height),
+                         float(page.cropbox.width), float(page.cropbox.height)]
+                if not all(0 < abs(size) <= MAX_PDF_PAGE_POINTS for size in sizes):
+                    raise UploadRefused(f"{label}的页面尺寸异常，请另存为标准 PDF 后上传。", field)
         else:
             from PIL import Image
 
@@ -152,8 +170,10 @@ def store_file(data: bytes, kind: str, original_name: str = "") -> StoredFile:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
         os.replace(draft, target)
-    stored = StoredFile(sha256=digest, size=len(data), kind=kind,
-                        original_name=(original_name or "")[-200:])
+    # The name is shown and sent back in headers: no control characters, no folders.
+    name = XML_INVALID.sub("", re.sub(r"[\r\n\t]", " ", original_name or ""))
+    name = re.split(r"[\\/]", name)[-1].strip()
+    stored = StoredFile(sha256=digest, size=len(data), kind=kind, original_name=name[-200:])
     db.session.add(stored)
     db.session.flush()
     return stored
@@ -165,6 +185,31 @@ def save_upload(storage: FileStorage | None, *, allowed: frozenset, field: str,
     data, kind = check_upload(storage, allowed=allowed, field=field, label=label,
                               max_bytes=max_bytes)
     return store_file(data, kind, storage.filename)
+
+
+def prune_unattached(older_than: timedelta) -> tuple[int, int]:
+    """Forget uploads no submission uses, older than `older_than`: files kept for a form that
+    was never sent (the case form stores valid files at once, so nothing is chosen twice).
+    Returns (rows deleted, files removed from disk)."""
+    cutoff = utcnow() - older_than
+    begin_write(db.session)
+    used = select(SubmissionVersion.file_id).union(select(SubmissionAttachment.file_id))
+    orphans = db.session.scalars(select(StoredFile).where(StoredFile.created_at < cutoff,
+                                                          StoredFile.id.not_in(used))).all()
+    for stored in orphans:
+        db.session.delete(stored)
+    db.session.flush()
+    kept = set(db.session.scalars(select(StoredFile.sha256)))
+    removed = 0
+    root = upload_dir()
+    if root.is_dir():
+        for path in root.glob("??/*"):
+            # A file younger than the cutoff may belong to an upload not yet committed.
+            if path.name not in kept and not path.name.startswith(".") \
+                    and path.stat().st_mtime < cutoff.timestamp():
+                path.unlink(missing_ok=True)
+                removed += 1
+    return len(orphans), removed
 
 
 @dataclass
@@ -196,8 +241,22 @@ def extract_text(data: bytes, kind: str) -> ExtractedText:
         result = ExtractedText(paragraphs=pages, page_count=len(pages))
     else:
         raise ValueError(f"no text in a {kind} file")
+    result.paragraphs = _bounded(result.paragraphs)
     result.char_count = count_chinese(result.text)
     return result
+
+
+def _bounded(paragraphs: list[dict]) -> list[dict]:
+    """Drop characters XML cannot carry; stop at MAX_TEXT_CHARS, saying so."""
+    kept, total = [], 0
+    for block in paragraphs:
+        text = XML_INVALID.sub("", block["text"])
+        if total + len(text) > MAX_TEXT_CHARS:
+            kept.append({"kind": "p", "text": "（正文过长，以下从略，请阅读原文件。）"})
+            break
+        total += len(text)
+        kept.append({**block, "text": text})
+    return kept
 
 
 def _heading_level(paragraph) -> int | None:

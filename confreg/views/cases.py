@@ -1,8 +1,7 @@
 """The call for case materials: a unit's submission form and its private page (/c/<token>)."""
-import secrets
 
 from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
-                   send_file, session, url_for)
+                   session, url_for)
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from ..database import utcnow
@@ -13,12 +12,12 @@ from ..models import Event, StoredFile
 from ..notifications import send_queued_mail
 from ..services import ServiceError
 from ..services.cases import (MIN_PHOTOS, CaseDetails, CaseFiles, DuplicateCase, PhotoChange,
-                              category_title, files_of, find_case_by_token, keep_upload,
-                              replace_case_forms, replace_case_photos, replace_case_text,
+                              find_case_by_token, keep_upload, replace_case_forms, replace_case_photos, replace_case_text,
                               submit_case)
 from ..services.submissions import materials_deadline_of, materials_open
-from ..services.uploads import IMAGE_KINDS, MIME_TYPES, SCAN_KINDS, UploadRefused, file_path
+from ..services.uploads import IMAGE_KINDS, SCAN_KINDS, UploadRefused
 from ..timeutil import china_today, format_date_cn
+from .files import submission_file_response
 from .public import published_event_or_404
 
 bp = Blueprint("cases", __name__)
@@ -111,7 +110,7 @@ def submit(key):
             409 if request.method == "POST" else 200
     form = CaseForm(event=event)
     if request.method == "GET":
-        form.submission_key.data = secrets.token_urlsafe(24)
+        form.issue_submission_key()
         return _render_form(event, form, None)
 
     valid = form.validate_on_submit()
@@ -122,7 +121,7 @@ def submit(key):
     try:
         submission, token = submit_case(
             event.id, _details(form), files, today=today, now=utcnow(),
-            submission_key=(form.submission_key.data or "")[:43] or None)
+            submission_key=form.posted_submission_key)
     except DuplicateCase as duplicate:
         db.session.rollback()
         return render_template("cases/duplicate.html", event=event,
@@ -229,7 +228,7 @@ def _render_show(submission, token, *, text_form=None, photos_form=None, forms_f
         "cases/show.html", submission=submission, event=event, token=token,
         just_submitted=just_submitted, private_url=url_for(".show", token=token, _external=True),
         can_change=submission.is_submitted and materials_open(event, china_today()),
-        deadline=materials_deadline_of(event), category=category_title(event, submission.category),
+        deadline=materials_deadline_of(event), category=event.category_label(submission.category),
         photos={a.position: a for a in submission.current_attachments("photo")},
         replaced=[a for a in submission.attachments if a.replaced_at is not None],
         text_form=text_form or CaseTextForm(formdata=None),
@@ -304,13 +303,5 @@ def replace_forms(token):
 @bp.route("/c/<token>/files/<int:file_id>")
 def download(token, file_id):
     submission = _case_or_404(token)
-    stored = files_of(submission).get(file_id)
-    if stored is None:
-        abort(404)
-    name = stored.original_name or f"{submission.code}-{stored.id}.{stored.extension}"
-    if not name.lower().endswith(f".{stored.extension}") and not (
-            stored.kind == "jpeg" and name.lower().endswith(".jpeg")):
-        name = f"{name}.{stored.extension}"
-    return send_file(file_path(stored), mimetype=MIME_TYPES[stored.kind],
-                     as_attachment=stored.kind not in IMAGE_KINDS or "download" in request.args,
-                     download_name=name, max_age=0)
+    return submission_file_response(
+        submission, file_id, inline=() if "download" in request.args else IMAGE_KINDS)

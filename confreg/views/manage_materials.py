@@ -12,7 +12,7 @@ from ..services.materials import (MaterialDetails, limit_warning, material_of,
                                   materials_closed_message, save_material)
 from ..services.submissions import materials_deadline_of, materials_open
 from ..timeutil import china_today
-from .admin.materials import file_response
+from .files import stored_file_response
 from .manage import _actor, bp
 
 
@@ -100,4 +100,4 @@ def material_version(token=None, number: int = 0):
         SubmissionVersion.submission_id == submission.id, SubmissionVersion.number == number))
     if version is None:
         abort(404)
-    return file_response(version.file, f"{submission.code}-v{version.number}")
+    return stored_file_response(version.file, f"{submission.code}-v{version.number}")

@@ -1,6 +1,5 @@
 """Public pages: the list of events, each notice, the registration form."""
 import re
-import secrets
 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from sqlalchemy import select
@@ -88,7 +87,7 @@ def register(key):
 
     form = RegistrationForm(posted, event=event)
     if request.method == "GET":
-        form.submission_key.data = secrets.token_urlsafe(24)
+        form.issue_submission_key()
         form.invoice_content.data = event.invoice_content
         for entry in form.attendees.entries:
             entry.form.arrival_on.data = event.starts_on
@@ -99,7 +98,7 @@ def register(key):
         try:
             registration, token = register_unit(
                 event.id, unit_details(form), attendee_details(form), today=today, now=utcnow(),
-                submission_key=(form.submission_key.data or "")[:43] or None,
+                submission_key=form.posted_submission_key,
             )
         except DuplicateSubmission as duplicate:
             db.session.rollback()

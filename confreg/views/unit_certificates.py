@@ -1,22 +1,13 @@
 """A unit's certificates, downloaded from its private link (registration or case)."""
 from flask import Blueprint, abort, g, request
-from sqlalchemy import select
 
-from ..extensions import db
 from ..models import Registration, Submission
-from ..models.registrations import hash_token
+from ..services.cases import find_case_by_token
 from ..services.certificates import certificates_for_unit, unit_certificate
 from ..services.registrations import find_by_token
 from .admin.certificates import certificates_response
 
 bp = Blueprint("unit_certificates", __name__)
-
-
-def find_case_by_token(token: str) -> Submission | None:
-    """Return the case (or material) a /c/ private link opens, or None."""
-    if not token or len(token) > 100:
-        return None
-    return db.session.scalar(select(Submission).where(Submission.token_hash == hash_token(token)))
 
 
 def _private(response):
@@ -25,26 +16,24 @@ def _private(response):
     return response
 
 
-@bp.route("/r/<token>/certificates/<number>.pdf")
-def registration_pdf(token: str, number: str):
-    registration = find_by_token(token)
-    if registration is None:
+def _own_certificate_pdf(number: str, **owner):
+    """The certificate of the registration or case the private link opened (None: no such link)."""
+    if None in owner.values():
         abort(404)
-    certificate = unit_certificate(number, registration=registration)
+    certificate = unit_certificate(number, **owner)
     if certificate is None:
         abort(404)  # another unit's certificate and a wrong number look the same
     return _private(certificates_response([certificate], certificate.number))
 
 
+@bp.route("/r/<token>/certificates/<number>.pdf")
+def registration_pdf(token: str, number: str):
+    return _own_certificate_pdf(number, registration=find_by_token(token))
+
+
 @bp.route("/c/<token>/certificates/<number>.pdf")
 def case_pdf(token: str, number: str):
-    submission = find_case_by_token(token)
-    if submission is None:
-        abort(404)
-    certificate = unit_certificate(number, submission=submission)
-    if certificate is None:
-        abort(404)
-    return _private(certificates_response([certificate], certificate.number))
+    return _own_certificate_pdf(number, submission=find_case_by_token(token))
 
 
 @bp.app_template_global()

@@ -1,4 +1,6 @@
 """Certificates of an event: generated in bulk, numbered, printed, voided."""
+import re
+import unicodedata
 from urllib.parse import quote
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
@@ -12,7 +14,8 @@ from ...pdf.certificate import render_certificates
 from ...services import ServiceError
 from ...services.certificates import (certificate_document_of, certificates_of,
                                       eligible_subjects, issue_certificates, kinds_for,
-                                      pending_subjects, void_certificate)
+                                      outdated_certificates, pending_subjects,
+                                      void_certificate)
 from .access import actor_name, roles_required
 from .events import event_or_404
 
@@ -35,14 +38,26 @@ def _certificate_or_404(event, certificate_id: int) -> Certificate:
     return certificate
 
 
+# Kept out of a file name: control characters and what file systems or headers choke on.
+NAME_UNSAFE = re.compile(r'[\x00-\x1f\x7f"\\/:*?<>|;]')
+ASCII_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
 def certificates_response(certificates: list[Certificate], filename: str):
-    """The certificates as one PDF (one page each), shown in the browser."""
+    """The certificates as one PDF (one page each), shown in the browser.
+
+    Named `filename`.pdf: quoted by werkzeug for old browsers (an ASCII stand-in) and in
+    full as RFC 5987 filename* (Chinese, spaces and all).
+    """
     response = make_response(render_certificates(
         [certificate_document_of(c) for c in certificates]))
     response.headers["Content-Type"] = "application/pdf"
-    ascii_name = filename.encode("ascii", "ignore").decode() or "certificates"
-    response.headers["Content-Disposition"] = (
-        f"inline; filename={ascii_name}.pdf; filename*=UTF-8''{quote(filename)}.pdf")
+    name = NAME_UNSAFE.sub("_", filename).strip(" .") or "certificates"
+    simple = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    simple = ASCII_UNSAFE.sub("_", simple).strip("_.") or "certificates"
+    response.headers.set("Content-Disposition", "inline", filename=f"{simple}.pdf",
+                         **{"filename*": f"UTF-8''{quote(name + '.pdf', safe='')}"})
+    response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -63,6 +78,7 @@ def index(event_id: int):
         "admin/certificates/index.html", event=event, kinds=kinds, kind=kind,
         kind_labels={k: CERTIFICATE_KINDS[k][0] for k in kinds}, summary=summary,
         pending=pending_subjects(event, kind), certificates=certificates_of(event, kind),
+        outdated=outdated_certificates(event),
         generate_form=GenerateCertificatesForm(formdata=None),
     )
 

@@ -1,47 +1,24 @@
 """Staff: who has submitted materials (a meeting) or cases (a call), what each sent, its files;
 letting one unit send its material after the deadline."""
-import re
-from urllib.parse import quote
-
-from flask import (Blueprint, abort, flash, make_response, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ...extensions import db
 from ...forms.errors import show_beside_field
 from ...forms.materials import MaterialsExtendForm
-from ...models import Registration, StoredFile, Submission
+from ...models import Registration, Submission
 from ...services import ServiceError
-from ...services.materials import (MATERIAL_FILTERS, category_label, extend_materials_deadline,
+from ...services.materials import (MATERIAL_FILTERS, extend_materials_deadline,
                                    limit_warning, list_cases, list_materials, material_of,
                                    over_limit)
 from ...services.submissions import materials_deadline_of, materials_open
-from ...services.uploads import IMAGE_KINDS, MIME_TYPES, read_file
 from ...timeutil import china_today
+from ..files import submission_file_response
 from .access import actor_name, roles_required
 from .events import event_or_404
 
 bp = Blueprint("admin_materials", __name__, url_prefix="/admin/events/<int:event_id>/materials")
-
-UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f"\\/:*?<>|;]')
-
-
-def file_response(stored: StoredFile, stem: str):
-    """A stored file as a download (an image shown inline), typed by its checked content."""
-    response = make_response(read_file(stored))
-    response.headers["Content-Type"] = MIME_TYPES.get(stored.kind, "application/octet-stream")
-    ascii_name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{stem}.{stored.extension}")
-    original = UNSAFE_NAME.sub("_", stored.original_name or "").strip(" .")
-    if not original.lower().endswith("." + stored.extension):
-        original = f"{original or stem}.{stored.extension}"
-    disposition = "inline" if stored.kind in IMAGE_KINDS else "attachment"
-    response.headers["Content-Disposition"] = (
-        f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(original)}")
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
-
 
 def _submission_or_404(event_id: int, submission_id: int) -> Submission:
     submission = db.session.scalar(
@@ -58,8 +35,7 @@ def index(event_id: int):
     event = event_or_404(event_id)
     if event.kind == "call":
         cases = list_cases(event)
-        return render_template("admin/materials/cases.html", event=event, cases=cases,
-                               category_label=category_label)
+        return render_template("admin/materials/cases.html", event=event, cases=cases)
     filter_name = request.args.get("filter", "")
     filter_name = filter_name if filter_name in MATERIAL_FILTERS else ""
     listing = list_materials(event, filter_name)
@@ -76,7 +52,7 @@ def show(event_id: int, submission_id: int):
     latest = submission.latest_version
     return render_template(
         "admin/materials/show.html", event=event, submission=submission, latest=latest,
-        category=category_label(event, submission.category) if submission.category else "",
+        category=event.category_label(submission.category, with_title=False),
         warning=limit_warning(event, latest.char_count) if latest else "",
         over=bool(latest) and over_limit(event, latest.char_count))
 
@@ -84,14 +60,7 @@ def show(event_id: int, submission_id: int):
 @bp.route("/<int:submission_id>/files/<int:file_id>")
 @roles_required("staff")
 def file(event_id: int, submission_id: int, file_id: int):
-    submission = _submission_or_404(event_id, submission_id)
-    owned = {v.file_id for v in submission.versions} | {a.file_id for a in submission.attachments}
-    if file_id not in owned:
-        abort(404)
-    stored = db.session.get(StoredFile, file_id)
-    version = next((v for v in submission.versions if v.file_id == file_id), None)
-    stem = f"{submission.code}-v{version.number}" if version else f"{submission.code}-{file_id}"
-    return file_response(stored, stem)
+    return submission_file_response(_submission_or_404(event_id, submission_id), file_id)
 
 
 def _registration_of_event_or_404(event_id: int, registration_id: int) -> Registration:

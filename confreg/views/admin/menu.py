@@ -10,18 +10,21 @@ ADMIN_PAGES = [
     ("admin_users.index", "用户"),
     ("admin_audit.index", "审计日志"),
 ]
+# A call for cases takes submissions, not registrations: no money, lists, check-in or
+# reminders there. (endpoint, label, the kinds of event it serves; None: every kind)
+ATTENDED = frozenset({"meeting", "training"})
 EVENT_PAGES = [
-    ("admin_dashboard.show", "概览"),
-    ("admin_registrations.index", "报名"),
-    ("admin_finance.index", "付款与收据"),
-    ("admin_materials.index", "材料"),
-    ("admin_review.board", "评审"),
-    ("admin_booklet.show", "材料汇编"),
-    ("admin_attendance.index", "签到与结业"),
-    ("admin_certificates.index", "证书"),
-    ("admin_print.index", "打印与导出"),
-    ("admin_reminders.index", "提醒"),
-    ("admin_events.edit", "编辑活动"),
+    ("admin_dashboard.show", "概览", ATTENDED),
+    ("admin_registrations.index", "报名", ATTENDED),
+    ("admin_finance.index", "付款与收据", ATTENDED),
+    ("admin_materials.index", "材料", None),
+    ("admin_review.board", "评审", None),
+    ("admin_booklet.show", "材料汇编", None),
+    ("admin_attendance.index", "签到与结业", ATTENDED),
+    ("admin_certificates.index", "证书", None),
+    ("admin_print.index", "打印与导出", ATTENDED),
+    ("admin_reminders.index", "提醒", ATTENDED),
+    ("admin_events.edit", "编辑活动", None),
 ]
 
 
@@ -36,5 +39,7 @@ def admin_menu() -> list[tuple[str, str, frozenset]]:
             for endpoint, label in ADMIN_PAGES if _allowed(endpoint)]
 
 
-def event_menu(_event=None) -> list[tuple[str, str]]:
-    return [(endpoint, label) for endpoint, label in EVENT_PAGES if _allowed(endpoint)]
+def event_menu(event=None) -> list[tuple[str, str]]:
+    """The desk pages of an event that the signed-in role may open and that fit its kind."""
+    return [(endpoint, label) for endpoint, label, kinds in EVENT_PAGES
+            if (kinds is None or event is None or event.kind in kinds) and _allowed(endpoint)]

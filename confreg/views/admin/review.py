@@ -4,24 +4,24 @@ A reviewer reaches an assignment only through its id, and only their own: anybod
 another reviewer, or an admin who is not the assignee — gets the same 404 as a missing one.
 The role check (the decorator) comes first, so a desk role gets 403 without a lookup.
 """
-from urllib.parse import quote
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ...database import utcnow
 from ...extensions import db
 from ...forms.errors import show_beside_field
 from ...forms.review import BoardForm, CriteriaForm, score_form, scores_from
-from ...models import ReviewAssignment, StoredFile, Submission
+from ...models import ReviewAssignment, Submission
 from ...models.materials import SELECTIONS
 from ...models.reviews import SCORE_MAX
 from ...services import ServiceError
 from ...services.review import (COMMENT_NEEDED_BELOW, MARKS, active_reviewers, assign_reviewers,
-                                assignments_of, category_label, criteria_of, files_of,
+                                assignments_of, criteria_of,
                                 mark_selection, review_board, save_criteria, save_scores,
                                 score_locked_reason, set_mark, unassign)
-from ...services.uploads import IMAGE_KINDS, MIME_TYPES, read_file
+from ...services.uploads import IMAGE_KINDS
+from ..files import submission_file_response
 from .access import actor_name, roles_required
 from .events import event_or_404
 
@@ -75,7 +75,7 @@ def _render_board(event, form, status=200):
     return render_template(
         "admin/review/board.html", event=event, form=form, board=review_board(event, selection),
         criteria=criteria_of(event), reviewers=active_reviewers(), selection=selection,
-        selections=SELECTIONS, marks=MARKS, category_label=category_label), status
+        selections=SELECTIONS, marks=MARKS), status
 
 
 @bp.route("/events/<int:event_id>/review")
@@ -171,7 +171,7 @@ def submission(event_id: int, submission_id: int):
     return render_template("admin/review/submission.html", event=event, submission=item,
                            assignments=assignments, criteria=criteria_of(event), form=form,
                            reviewers=active_reviewers(), marks=MARKS,
-                           category=category_label(event, item.category))
+                           category=event.category_label(item.category))
 
 
 @bp.route("/events/<int:event_id>/review/assignments/<int:assignment_id>/unassign",
@@ -210,8 +210,7 @@ def mine():
     groups = assignments_of(current_user)
     return render_template("admin/review/mine.html", groups=groups,
                            total=sum(len(g.assignments) for g in groups),
-                           scored=sum(g.scored for g in groups),
-                           category_label=category_label)
+                           scored=sum(g.scored for g in groups))
 
 
 def _render_score(assignment, form, status=200):
@@ -220,7 +219,7 @@ def _render_score(assignment, form, status=200):
     return render_template(
         "admin/review/score.html", assignment=assignment, submission=submission, event=event,
         form=form, criteria=criteria_of(event), locked=score_locked_reason(submission),
-        category=category_label(event, submission.category) if submission.category else "",
+        category=event.category_label(submission.category),
         score_max=SCORE_MAX, comment_needed_below=COMMENT_NEEDED_BELOW,
         photos=submission.current_attachments("photo"),
         documents=[a for a in submission.attachments
@@ -259,17 +258,5 @@ def score(assignment_id: int):
 @roles_required("reviewer")
 def file(assignment_id: int, file_id: int):
     assignment = _my_assignment_or_404(assignment_id)
-    if file_id not in files_of(assignment.submission):
-        abort(404)
-    stored = db.session.get(StoredFile, file_id)
-    response = make_response(read_file(stored))
-    response.headers["Content-Type"] = MIME_TYPES.get(stored.kind, "application/octet-stream")
-    name = stored.original_name or f"{assignment.submission.code}.{stored.extension}"
-    ascii_name = f"{assignment.submission.code}-{file_id}.{stored.extension}"
-    inline = stored.kind in IMAGE_KINDS or stored.kind == "pdf"
-    response.headers["Content-Disposition"] = (
-        f"{'inline' if inline else 'attachment'}; filename={ascii_name}; "
-        f"filename*=UTF-8''{quote(name)}")
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    # A reviewer reads the stamped forms in the browser too.
+    return submission_file_response(assignment.submission, file_id, inline=IMAGE_KINDS | {"pdf"})
