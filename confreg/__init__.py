@@ -34,6 +34,8 @@ def create_app(config_object: str | object = "config.Config", **overrides) -> Fl
 
     app.register_blueprint(public.bp)
     app.register_blueprint(manage.bp)
+    from .views import recover  # 找回私密链接 (/recover)
+    app.register_blueprint(recover.bp)
     from .views.admin import auth as admin_auth, events as admin_events
     from .views.admin import registrations as admin_registrations
     from .views.admin import dashboard as admin_dashboard, reminders as admin_reminders

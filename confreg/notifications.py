@@ -184,6 +184,25 @@ def forget_queued_mail_on_rollback(session) -> None:
         event.listen(session, "after_soft_rollback", _forget_queued_mail)
 
 
+def send_queued_mail_after(response):
+    """Send what this request queued once the response has gone out: the time sending takes
+    then tells the client nothing (the recovery page answers every request alike)."""
+    envelopes = g.pop("queued_mail", [])
+    if envelopes:
+        app = current_app._get_current_object()
+
+        def send():
+            with app.app_context():
+                g.queued_mail = envelopes
+                try:
+                    send_queued_mail()
+                finally:
+                    db.session.remove()
+
+        response.call_on_close(send)
+    return response
+
+
 def send_queued_mail() -> int:
     """After a commit: send what this request queued (its rows are leased to it)."""
     envelopes = g.pop("queued_mail", [])

@@ -260,3 +260,84 @@ def test_an_event_without_selected_materials_gets_a_cover_and_a_note(app, staff_
     response = client.get(f"/admin/events/{event_id}/booklet/booklet.pdf")
     assert response.status_code == 200
     assert response.data.startswith(b"%PDF-")
+
+
+# --- a material's own title is not printed twice; the cover title breaks well -------------
+
+OWN_TITLE = "党建引领“红色物业”的实践与思考"
+
+
+def test_a_materials_own_title_and_byline_are_not_printed_twice(app, staff_client, tmp_path):
+    import docx
+
+    with app.app_context():
+        event = make_event()
+        # As a unit's Word file arrives: its own title (with other quotes), then the unit
+        # and the authors, then the text.
+        add_material(event, OWN_TITLE, docx_bytes([
+            ("heading", "党建引领 \"红色物业\" 的实践与思考"),
+            ("paragraph", "西宁市城东区东关大街街道办事处"),
+            ("paragraph", "执笔人：马晓明"),
+            ("heading", "一、背景"),
+            ("paragraph", SENTENCE),
+        ]), "docx", unit="西宁市城东区东关大街街道办事处")
+        event_id = event.id
+        db.session.remove()
+    client = staff_client("staff")
+    path = tmp_path / "own-title.pdf"
+    path.write_bytes(client.get(f"/admin/events/{event_id}/booklet/booklet.pdf").data)
+
+    [page] = [text for text in pages_text(path).values() if "一、背景" in text]
+    flat_page = re.sub(r"\s+", "", page)
+    assert flat_page.count(OWN_TITLE) == 1
+    assert flat_page.count("西宁市城东区东关大街街道办事处") == 1   # the booklet's own line
+    assert "执笔人" not in flat_page
+    assert flat_page.count(SENTENCE) == 1
+
+    document = docx.Document(io.BytesIO(
+        client.get(f"/admin/events/{event_id}/booklet/booklet.docx").data))
+    texts = [p.text for p in document.paragraphs]
+    start = texts.index(OWN_TITLE)
+    assert texts[start:start + 5] == [OWN_TITLE, "西宁市城东区东关大街街道办事处", "马晓明",
+                                      "一、背景", SENTENCE]
+
+
+def test_a_title_split_over_two_lines_and_a_pdfs_title_are_left_out_too():
+    from confreg.pdf.booklet import BookletMaterial, body_paragraphs
+
+    material = BookletMaterial(title="红色物业的实践与思考——以东关街道为例", unit="东关大街街道",
+                               authors="马晓明、李娜", paragraphs=[
+                                   {"kind": "heading", "text": "红色物业的实践与思考"},
+                                   {"kind": "p", "text": "——以东关街道为例"},
+                                   {"kind": "p", "text": "东关大街街道  马晓明  李娜"},
+                                   {"kind": "p", "text": "东关大街街道是老城区。"}])
+    assert [p["text"] for p in body_paragraphs(material)] == ["东关大街街道是老城区。"]
+    # A first paragraph that only starts like the title is the text: kept.
+    kept = BookletMaterial(title="红色物业", unit="东关", paragraphs=[
+        {"kind": "p", "text": "红色物业是近年来的新做法。"}])
+    assert [p["text"] for p in body_paragraphs(kept)] == ["红色物业是近年来的新做法。"]
+    # The unit's name alone at the top, without the title before it, is kept as written.
+    assert body_paragraphs(material, ["东关大街街道", "正文。"]) == ["东关大街街道", "正文。"]
+    # A PDF's text lines: the title and byline go before the lines are rejoined.
+    assert body_paragraphs(material, ["红色物业的实践与思考——以东关街道为例", "马晓明", "正文。"]) \
+        == ["正文。"]
+
+
+@pytest.mark.parametrize("title", ["2026城乡社区治理服务资料库经验案例材料征集",
+                                   "2026年度全国城乡社区服务创新经验案例材料征集活动",
+                                   "全国城乡社区服务创新发展经验交流会暨基层治理现代化研讨会"])
+def test_the_cover_breaks_a_long_title_into_two_balanced_lines(tmp_path, title):
+    from confreg.pdf.booklet import Booklet, render_booklet
+
+    path = tmp_path / "cover.pdf"
+    path.write_bytes(render_booklet(Booklet(title=title, dates_text="2026年8月10日至13日",
+                                            organiser="中国社会工作联合会城乡社区工作委员会",
+                                            materials=[])))
+    cover = [line.strip() for line in pages_text(path)[1].splitlines() if line.strip()]
+    start = next(i for i, line in enumerate(cover) if title.startswith(line))
+    first, second = cover[start], cover[start + 1]
+    assert first + second == title
+    # Neither line is a stub like "征集": the shorter has at least a third of the characters.
+    assert min(len(first), len(second)) >= len(title) / 3
+    if "暨" in title:
+        assert second.startswith("暨")   # broken at the natural point

@@ -546,7 +546,7 @@ def test_after_the_deadline_the_private_page_shows_the_result_and_refuses_change
         db.session.commit()
     page = client.get(f"/c/{token}")
     assert "评审结果：<strong>入选</strong>" in page.text and 'id="replace-text"' not in page.text
-    assert "申报已截止，材料不能再更换" in page.text
+    assert "截止，材料不能再更换" in page.text
     open_call = new_call(app)
     csrf = csrf_token_from(client.get(submit_url(open_call)).text)  # the session's token
     response = client.post(f"/c/{token}/text", data={

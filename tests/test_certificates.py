@@ -15,8 +15,9 @@ from confreg.models.registrations import hash_token
 from confreg.pdf.certificate import CertificateData, render_certificates
 from confreg.services import ServiceError
 from confreg.services.certificates import (eligible_subjects, event_dates_cn,
-                                           issue_certificate, issue_certificates,
-                                           pending_subjects, void_certificate)
+                                           issue_certificate, issue_certificates, kinds_for,
+                                           outdated_certificates, pending_subjects,
+                                           void_certificate)
 from confreg.services.registrations import AttendeeDetails, UnitDetails, register_unit
 from confreg.services.submissions import new_submission_code
 from confreg.timeutil import china_today
@@ -119,6 +120,32 @@ def test_comment_certificates_need_both_presented_and_commented(app_ctx):
     add_submission(event, unit_name="丙", presented=False, commented=True)
 
     assert [e.submission_id for e in eligible_subjects(event, "comment")] == [both.id]
+
+
+def test_a_call_for_cases_gives_only_written_certificates_never_comment_ones(app_ctx):
+    # A call has no meeting to speak at: "在“…征集”上作交流发言" would make no sense.
+    call = make_event(kind="call", title="2026年度城乡社区服务创新案例征集")
+    case = add_submission(call, kind="case", unit_name="丁社工机构", selection="selected",
+                          presented=True, commented=True, token="c" * 20)
+
+    assert kinds_for(call) == ["written"]
+    assert [e.submission_id for e in eligible_subjects(call, "written")] == [case.id]
+    with pytest.raises(ServiceError, match="专家点评证书"):
+        eligible_subjects(call, "comment")
+    with pytest.raises(ServiceError, match="专家点评证书"):
+        issue_certificates(call, "comment", actor="测试")
+    assert "comment" in kinds_for(make_event())   # a meeting still gives them
+
+
+def test_a_comment_certificate_issued_before_the_event_became_a_call_is_listed_as_outdated(app_ctx):
+    event = make_event()
+    add_submission(event, unit_name="甲", presented=True, commented=True)
+    [issued] = issue_certificates(event, "comment", actor="测试")
+    event.kind = "call"
+    db.session.flush()
+
+    assert [(o.certificate.id, o.reason) for o in outdated_certificates(event)] == [
+        (issued.id, "材料征集不发专家点评证书")]
 
 
 def test_completion_certificates_go_to_completed_trainees_of_active_registrations(app_ctx, today):
@@ -309,6 +336,56 @@ def test_long_names_and_titles_stay_inside_the_border(tmp_path):
     assert flat(long_title) in flat(pdf_text(content, tmp_path))
     # The body and the signature block do not overlap: the body ends above the organiser.
     assert pdf_info(content, tmp_path)["Pages"].strip() == "1"
+
+
+# Titles whose length made ReportLab's own CJK wrapping put 》 or ， or ” at the start of a
+# line, “ or 《 at the end of one, or "证。" alone on the last line (found by rendering).
+AWKWARD = "社区治理现代化背景下五社联动机制推动老旧小区改造的实践探索"
+NO_LINE_START = "》，。、）”；：？！"
+NO_LINE_END = "《“（"
+
+
+def _body_lines(content: bytes, tmp_path, name: str) -> list[list[str]]:
+    """Each page's text lines, stripped, from `pdftotext -layout`."""
+    return [[line.strip() for line in page.splitlines() if line.strip()]
+            for page in pdf_text(content, tmp_path, name, layout=True).split("\f")]
+
+
+@pytest.mark.parametrize("kind,length", [("written", 14), ("written", 17), ("written", 18),
+                                         ("written", 24), ("written", 28), ("comment", 21),
+                                         ("comment", 22)])
+def test_no_line_starts_with_a_closing_mark_or_ends_with_an_opening_one(tmp_path, kind, length):
+    data = sample(kind, work_title=AWKWARD[:length])
+    [lines, *_] = _body_lines(render_certificates([data]), tmp_path, f"{kind}{length}.pdf")
+
+    assert [line for line in lines if line[0] in NO_LINE_START] == []
+    assert [line for line in lines if line[-1] in NO_LINE_END] == []
+    # The closing words stay together: never "特发此 / 证。".
+    assert any(line.endswith("特发此证。") for line in lines)
+    assert flat(data.work_title) in flat("".join(lines))
+
+
+@pytest.mark.parametrize("unit,name", [("昆明市五华区华山街道办事处", "欧阳晓明"),
+                                       ("西宁市城东区东关大街街道", "李娜娜"),
+                                       ("西宁市城东区东关大街街道办事处社区", "张伟")])
+def test_a_completion_certificate_keeps_the_course_dates_on_one_line(tmp_path, unit, name):
+    data = sample("completion", recipient=name, unit_name=unit, work_title="",
+                  event_title="城乡社区养老服务创新发展培训班")
+    [lines, *_] = _body_lines(render_certificates([data]), tmp_path, "completion.pdf")
+
+    assert any("2027年8月20日至23日" in line for line in lines)
+    assert [line for line in lines if line[0] in NO_LINE_START] == []
+    assert [line for line in lines if line[-1] in NO_LINE_END] == []
+
+
+def test_the_last_line_of_a_paragraph_is_never_a_lone_character():
+    from confreg.pdf.certificate import Run, break_lines
+
+    # Ten characters fit a line; "证。" would be left alone on the third.
+    lines = break_lines([Run("一二三四五六七八九十甲乙丙丁戊己庚辛壬癸证。", 10)], 100)
+    texts = ["".join(char for char, _ in line) for line in lines]
+    assert "".join(texts) == "一二三四五六七八九十甲乙丙丁戊己庚辛壬癸证。"
+    assert len(texts[-1]) >= 3 and texts[-1].endswith("证。")
 
 
 def test_a_voided_certificate_prints_with_a_void_mark(tmp_path):
@@ -572,7 +649,7 @@ def test_numbers_continue_after_the_event_moves_to_another_year(app_ctx):
 
 def test_certificates_whose_reason_has_gone_are_listed_with_why(app_ctx, today):
     from confreg.services.certificates import outdated_certificates
-    from confreg.services.registrations import cancel_registration
+    from confreg.services.registrations import withdraw_cancelled_material
 
     event = make_event()
     regs = {name: register(event, name)[0] for name in ("甲单位", "乙单位", "丙单位", "丁单位")}
@@ -591,7 +668,9 @@ def test_certificates_whose_reason_has_gone_are_listed_with_why(app_ctx, today):
 
     unselected.selection = "not_selected"
     withdrawn.status, withdrawn.withdrawn_at = "withdrawn", utcnow()
-    cancel_registration(regs["丙单位"], today=today, now=utcnow(), actor="单位")
+    # Cancelled behind the services' back (they refuse while a certificate stands).
+    withdraw_cancelled_material(regs["丙单位"], now=utcnow(), actor="单位")
+    regs["丙单位"].cancel(utcnow())
     pending_case.selection = "pending"
     pending_case.commented = False
     db.session.commit()
@@ -613,7 +692,6 @@ def test_certificates_whose_reason_has_gone_are_listed_with_why(app_ctx, today):
 def test_completion_certificates_outlive_neither_the_completion_nor_the_registration(app_ctx,
                                                                                      today):
     from confreg.services.certificates import outdated_certificates
-    from confreg.services.registrations import cancel_registration
 
     event = training_event()
     kept, _ = register(event, "甲街道", people=2)
@@ -624,7 +702,7 @@ def test_completion_certificates_outlive_neither_the_completion_nor_the_registra
 
     untick = kept.attendees[1]
     untick.completed_at, untick.completed_by = None, ""
-    cancel_registration(cancelled, today=today, now=utcnow(), actor="单位")
+    cancelled.cancel(utcnow())  # behind the services' back: they refuse while one stands
     db.session.commit()
 
     found = {o.certificate.recipient: o.reason for o in outdated_certificates(event)}

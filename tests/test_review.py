@@ -411,28 +411,103 @@ def test_selection_and_marks_are_recorded_and_audited(app, setup):
     post_form(admin, setup.board + "/selection",
               {"submission_ids": str(setup.second), "selection": "not_selected"},
               form_url=setup.board)
-    post_form(admin, setup.board + "/marks",
-              {"submission_ids": str(setup.first), "mark": "presented:1"}, form_url=setup.board)
-    post_form(admin, setup.board + "/marks",
-              {"submission_ids": str(setup.first), "mark": "commented:1"}, form_url=setup.board)
 
     assert "已评定 2 份材料" in selected.text
 
     def stored(submission_id):
         return in_app(app, lambda: (lambda s: (s.selection, s.selection_note, s.selected_by,
-                                               s.selected_at, s.presented, s.commented))(
+                                               s.selected_at))(
             db.session.get(Submission, submission_id)))
     first, second = stored(setup.first), stored(setup.second)
     assert first[:2] == ("selected", "编入案例汇编") and "测试admin" in first[2] and first[3]
-    assert first[4:] == (True, True)
-    assert second[:2] == ("not_selected", "") and second[4:] == (False, False)
+    assert second[:2] == ("not_selected", "")
     entries = audit_actions(app)
     actions = [e.action for e in entries]
     assert actions.count("review.selection") == 3
-    assert "review.presented" in actions and "review.commented" in actions
     last = [e for e in entries if e.action == "review.selection" and e.object_id == setup.second]
     assert last[-1].changes["selection"] == ["selected", "not_selected"]
     assert "测试admin" in last[-1].actor
+
+
+def _meeting_material(app):
+    """A meeting (where units speak) with one submitted material; its id and board URL."""
+    def data():
+        event = make_event()
+        return event.id, add_submission(event, kind="material").id
+    event_id, submission_id = in_app(app, data)
+    return submission_id, f"/admin/events/{event_id}/review"
+
+
+def test_speaking_marks_on_a_meeting_are_recorded_and_audited(app, setup):
+    admin = setup.clients["admin"]
+    material, board = _meeting_material(app)
+    page = admin.get(board).text
+    assert "标记已交流发言" in page and "标记专家已点评" in page
+
+    post_form(admin, board + "/marks", {"submission_ids": str(material), "mark": "presented:1"},
+              form_url=board)
+    done = post_form(admin, board + "/marks",
+                     {"submission_ids": str(material), "mark": "commented:1"}, form_url=board,
+                     follow_redirects=True)
+
+    assert "已标记「专家已点评」1 份" in done.text
+    assert in_app(app, lambda: (lambda s: (s.presented, s.commented))(
+        db.session.get(Submission, material))) == (True, True)
+    actions = [e.action for e in audit_actions(app)]
+    assert "review.presented" in actions and "review.commented" in actions
+
+
+def test_a_call_offers_no_speaking_marks_and_refuses_them(app, setup):
+    # A call for cases has no meeting: no 已交流发言/专家已点评, hence no 专家点评证书.
+    admin = setup.clients["admin"]
+    board = admin.get(setup.board).text
+    page = admin.get(f"{setup.board}/submissions/{setup.first}").text
+    for text in (board, page):
+        assert "已交流发言" not in text and "专家已点评" not in text
+        assert "专家点评证书标记" not in text and 'name="mark"' not in text
+
+    refused = post_form(admin, setup.board + "/marks",
+                        {"submission_ids": str(setup.first), "mark": "presented:1"},
+                        form_url=setup.board, follow_redirects=True)
+
+    assert "材料征集没有会上交流发言" in refused.text
+    assert in_app(app, lambda: db.session.get(Submission, setup.first).presented) is False
+    assert not [e for e in audit_actions(app) if e.action.startswith("review.presented")]
+
+
+def test_the_board_has_a_select_all_box_that_needs_no_inline_script(app, setup):
+    page = setup.clients["admin"].get(setup.board).text
+    # Hidden until the script shows it: without JavaScript the board is as before.
+    assert '<p class="pick-all" hidden>' in page and 'data-select-all="submission_ids"' in page
+    assert 'src="/static/js/select-all.js"' in page
+    assert "<script>" not in page   # no inline script
+    script = setup.clients["admin"].get("/static/js/select-all.js")
+    assert script.status_code == 200 and "javascript" in script.mimetype
+
+
+def test_select_all_ticks_every_material_in_the_browser(app, setup, live_server, browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    page.goto(live_server.url + "/admin/login")
+    page.fill("#email", "admin@example.cn")
+    page.fill("#password", STAFF_PASSWORD)
+    page.click("form button[type=submit]")
+    page.goto(live_server.url + setup.board)
+    boxes = "input[name=submission_ids]"
+
+    page.check("#pick-all")
+    assert page.eval_on_selector_all(boxes, "els => els.map(e => e.checked)") == [True, True]
+    page.uncheck(f"#pick-{setup.first}")
+    assert page.eval_on_selector("#pick-all", "e => [e.checked, e.indeterminate]") == [False, True]
+    page.check("#pick-all")
+    page.check("input[name=selection][value=selected]")
+    page.click("text=评定所勾选的材料")
+
+    assert "已评定 2 份材料" in page.content()
+    if os.environ.get("REVIEW_SCREENSHOTS"):
+        page.screenshot(path=f"{os.environ['REVIEW_SCREENSHOTS']}/board-pick-all-1280.png",
+                        full_page=True)
+    context.close()
 
 
 def test_selection_without_a_choice_is_refused_beside_it(app, setup):

@@ -17,6 +17,15 @@ DEFAULT_CRITERIA = [
     {"key": "innovation", "label": "创新性", "weight": 30,
      "hint": "守正创新、与时俱进，善于运用先进理念和方式方法"},
 ]
+# A meeting's exchange materials are judged on the same three criteria and weights, with
+# hints that fit a material written for the meeting rather than a case for the call.
+MATERIAL_CRITERIA = [
+    {**criterion, "hint": hint} for criterion, hint in zip(DEFAULT_CRITERIA, (
+        "内容真实、数据可靠",
+        "结构完整、约3000字",
+        "做法新颖、可复制推广",
+    ))
+]
 SCORE_MAX = 100  # each criterion is scored 0..100; the total is their weighted mean
 
 

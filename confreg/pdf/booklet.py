@@ -322,6 +322,66 @@ def _toc_line(material: BookletMaterial) -> str:
 XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
+# --- The material's own title -------------------------------------------------------------
+# Almost every Word file opens with its own title (and often the unit and authors under
+# it), which the booklet has just printed as the material's heading.  Those leading
+# paragraphs are left out when they say the same, compared without spaces and punctuation.
+
+_NOT_WORDS = re.compile(r"[\W_]+")
+# What may stand beside the unit or authors on a byline: "作者：" "执笔人：" "供稿：" …
+_BYLINE_WORDS = re.compile("作者|执笔人?|撰稿人?|供稿单位|供稿|报送单位|申报单位|单位|联系人")
+# A byline is short; a longer paragraph is text even if it names the unit.
+_BYLINE_MAX_CHARS = 80
+
+
+def _normalised(text: str) -> str:
+    """Text without spaces, punctuation (《》“”…) or symbols, for comparing titles."""
+    return _NOT_WORDS.sub("", text).casefold()
+
+
+def _is_byline(text: str, material: BookletMaterial) -> bool:
+    """A line that is just the unit's name and/or the authors' names."""
+    line = _normalised(text)
+    if not line or len(text) > _BYLINE_MAX_CHARS:
+        return False
+    names = [_normalised(material.unit)]
+    names += [_normalised(name) for name in re.split(r"[、，,；;/\s]+", material.authors or "")]
+    names.append(_normalised(material.authors or ""))
+    for name in sorted((n for n in names if n), key=len, reverse=True):
+        line = line.replace(name, "")
+    return _normalised(_BYLINE_WORDS.sub("", line)) == ""
+
+
+def body_paragraphs(material: BookletMaterial, paragraphs: Sequence | None = None) -> list:
+    """The material's paragraphs without a leading repeat of its title (one paragraph, or a
+    title and subtitle in two) and the unit/authors line(s) right after it.
+
+    `paragraphs` are dicts with "text" (Word) or plain strings (lines of a PDF's text)."""
+    items = list(material.paragraphs if paragraphs is None else paragraphs)
+
+    def text_of(item) -> str:
+        return (item if isinstance(item, str) else item.get("text") or "").strip()
+
+    start = 0
+    while start < len(items) and not text_of(items[start]):
+        start += 1
+    title = _normalised(material.title)
+    if not title or start >= len(items):
+        return items
+    first = _normalised(text_of(items[start]))
+    if first == title:
+        start += 1
+    elif first and title.startswith(first) and start + 1 < len(items) \
+            and first + _normalised(text_of(items[start + 1])) == title:
+        start += 2  # the title over two lines: main title, then its subtitle
+    else:
+        return items
+    while start < len(items) and (not text_of(items[start])
+                                  or _is_byline(text_of(items[start]), material)):
+        start += 1
+    return items[start:]
+
+
 def _xml_safe(text: str) -> str:
     """Text Word's XML can hold (texts stored before extraction dropped control characters)."""
     return XML_INVALID.sub("", text)
@@ -414,16 +474,65 @@ def _material_story(index: int, material: BookletMaterial, levels: tuple[int, in
             story.extend(_OriginalPage(index, page, len(sizes), size, frame_height, placements)
                          for page, size in enumerate(sizes))
     else:
-        text = _text_flowables(material.paragraphs)
+        text = _text_flowables(body_paragraphs(material))
         story.extend(text or [Paragraph(MISSING_TEXT_NOTE, STYLE_NOTE)])
     return story
 
 
-def _cover_story(booklet: Booklet) -> list[Flowable]:
+# The cover's title: one line if it fits, else two balanced lines broken at a natural
+# point (a space, before 暨 or ——, after a comma or colon), never "…材料 / 征集".
+_COVER_BREAK_AFTER = set(" \u3000，、：；）》”")
+_COVER_BREAK_BEFORE = ("暨", "——", "（", "《", "“")
+# Characters that often end a word in event titles: a break after one reads naturally.
+_COVER_WORD_ENDS = set("会班库区务理新度国展作设化业建心市省县镇村道例料训")
+_COVER_NO_START = set("》」』】〕）)”’，。、；：？！…—·")
+_COVER_NO_END = set("《「『【〔（(“‘")
+COVER_TITLE_MIN_SIZE = 18
+
+
+def _cover_title_lines(title: str, width: float) -> tuple[list[str], float]:
+    """The cover title's lines and font size: one line, or two balanced ones."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    title = " ".join(title.split())
+    size = STYLE_COVER_TITLE.fontSize
+    if stringWidth(title, FONT, size) <= width:
+        return [title], size
+    best: tuple[float, float, int] | None = None
+    for at in range(1, len(title)):
+        head, tail = title[:at].rstrip(), title[at:].lstrip()
+        if not head or not tail or tail[0] in _COVER_NO_START or head[-1] in _COVER_NO_END:
+            continue
+        if head[-1].isascii() and head[-1].isalnum() and tail[0].isascii() and tail[0].isalnum():
+            continue  # inside a number or a word
+        widths = stringWidth(head, FONT, 1), stringWidth(tail, FONT, 1)
+        fit = min(size, width / max(widths))
+        if fit < COVER_TITLE_MIN_SIZE:
+            continue
+        natural = (title[at - 1] in _COVER_BREAK_AFTER or title[at] == " "
+                   or title[at:].startswith(_COVER_BREAK_BEFORE))
+        penalty = 0 if natural else 0.3 if head[-1] in _COVER_WORD_ENDS else 0.6
+        score = 0.5 * abs(widths[0] - widths[1]) / sum(widths) + penalty + (size - fit) / size
+        if best is None or score < best[0]:
+            best = (score, fit, at)
+    if best is None:
+        return [title], size  # too long for two lines: ReportLab wraps it
+    _, fit, at = best
+    return [title[:at].rstrip(), title[at:].lstrip()], fit
+
+
+def _cover_title(title: str, width: float) -> Paragraph:
+    lines, size = _cover_title_lines(title, width)
+    style = ParagraphStyle(f"{STYLE_COVER_TITLE.name}-{size}", parent=STYLE_COVER_TITLE,
+                           fontSize=size, leading=size * 1.45)
+    return Paragraph("<br/>".join(markup(line) for line in lines), style)
+
+
+def _cover_story(booklet: Booklet, width: float) -> list[Flowable]:
     lines = [booklet.organiser, booklet.place, booklet.dates_text]
     return [
         Spacer(1, COVER_TITLE_TOP_MM * mm),
-        Paragraph(markup(booklet.title), STYLE_COVER_TITLE),
+        _cover_title(booklet.title, width),
         Spacer(1, 14 * mm),
         Paragraph(COVER_NAME, STYLE_COVER_NAME),
         Spacer(1, 70 * mm),
@@ -450,7 +559,7 @@ def render_booklet(booklet: Booklet) -> bytes:
                                 ("LEFTPADDING", (0, 0), (-1, -1), 0),
                                 ("RIGHTPADDING", (0, 0), (-1, -1), 0)]),
     )
-    story: list[Flowable] = [NextPageTemplate("cover"), *_cover_story(booklet),
+    story: list[Flowable] = [NextPageTemplate("cover"), *_cover_story(booklet, doc.width),
                              NextPageTemplate("body"), PageBreak(),
                              Paragraph(TOC_NAME, STYLE_TOC_HEADING)]
     # Without entries ReportLab's contents would print an English placeholder.
@@ -514,19 +623,18 @@ def _set_fonts(style, east_asia: str, size_pt: float | None = None, color=None) 
         style.font.color.rgb = color
 
 
-def _pdf_text_paragraphs(pages: Sequence[dict]) -> list[str]:
-    """Rejoin the lines a PDF broke: a line ending a sentence ends a paragraph."""
+def _pdf_text_paragraphs(material: BookletMaterial) -> list[str]:
+    """Rejoin the lines a PDF broke: a line ending a sentence ends a paragraph.  The
+    leading lines repeating the title (and the byline under it) are left out first."""
+    lines = [line.strip() for page in material.paragraphs
+             for line in (page.get("text") or "").splitlines() if line.strip()]
     paragraphs: list[str] = []
     current = ""
-    for page in pages:
-        for line in (page.get("text") or "").splitlines():
-            line = line.strip()
-            if not line:
-                continue
-            current += line
-            if _SENTENCE_END.search(line):
-                paragraphs.append(current)
-                current = ""
+    for line in body_paragraphs(material, lines):
+        current += line
+        if _SENTENCE_END.search(line):
+            paragraphs.append(current)
+            current = ""
     if current:
         paragraphs.append(current)
     return paragraphs
@@ -615,14 +723,14 @@ def render_booklet_docx(booklet: Booklet) -> bytes:
                 centred(line, 11, color=None if line is material.unit else muted)
         if material.kind == "pdf":
             centred(PDF_IN_DOCX_NOTE, 10, color=muted, space_before=6)
-            texts = [_xml_safe(text) for text in _pdf_text_paragraphs(material.paragraphs)]
+            texts = [_xml_safe(text) for text in _pdf_text_paragraphs(material)]
             for text in texts:
                 body(text)
             if not texts:
                 centred(MISSING_TEXT_NOTE, 11, color=muted)
             continue
         written = 0
-        for paragraph in material.paragraphs:
+        for paragraph in body_paragraphs(material):
             text = _xml_safe(paragraph.get("text") or "").strip()
             if not text:
                 continue

@@ -10,10 +10,12 @@ certificate keeps its number and prints with "作废" across the page.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from io import BytesIO
+from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY
@@ -24,7 +26,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph
 
-from confreg.pdf.layout import (DANGER, FONT, FONT_MONO, INK, MUTED, WATERMARK_ALPHA, markup,
+from confreg.pdf.layout import (DANGER, FONT, FONT_MONO, INK, MUTED, WATERMARK_ALPHA,
                                 register_fonts)
 
 VOID_WATERMARK = "作废"
@@ -119,6 +121,112 @@ def date_in_chinese(day: date) -> str:
                 + (_DIGITS[ones] if ones or not tens else ""))
     year = "".join(_DIGITS[int(c)] for c in str(day.year))
     return f"{year}年{small(day.month)}月{small(day.day)}日"
+
+
+# --- Line breaking ------------------------------------------------------------------------
+# ReportLab's CJK wrapping breaks after any character and only knows a few of the Chinese
+# rules (its textsplit.ALL_CANNOT_START lacks 》 ” ， ； ： ？ ！, and it has no "cannot end a
+# line" rule at all), so a certificate could read "…《红色物业的实践与思考 / 》经专家…" or end
+# "特发此 / 证。".  The text is therefore cut into units that must not be split -- a closing
+# mark with the character before it, an opening mark with the one after, a date, a number,
+# a name -- and the lines are filled with whole units; ReportLab then draws the lines as
+# given (<br/> between them).
+
+# 避头: never at the start of a line.  避尾: never at the end of one.
+NO_LINE_START = frozenset("》」』】〕〉）)］]｝}”’，。、；：？！,.;:?!…—·％%～ \xa0")
+NO_LINE_END = frozenset("《「『【〔〈（(［[｛{“‘")
+# Spans kept on one line when they fit: "2027年8月20日至23日", "特发此证。", numbers, words.
+KEEP_TOGETHER = re.compile(
+    r"\d{4}年\d{1,2}月\d{1,2}日(?:至(?:\d{4}年)?(?:\d{1,2}月)?\d{1,2}日)?"
+    r"|特发此证。|[A-Za-z0-9]+(?:[.\-/][A-Za-z0-9]+)*")
+MIN_LAST_LINE_CHARS = 3     # the last line never holds a lone character ("证。")
+
+
+@dataclass(frozen=True)
+class Run:
+    """A stretch of text in one size; `before`/`after` is the markup around it."""
+
+    text: str
+    size: float
+    before: str = ""
+    after: str = ""
+    whole: bool = False     # never split (a trainee's name)
+
+
+def _units(runs: Sequence[Run]) -> list[list[tuple[str, int]]]:
+    """The runs' characters, (char, run index), grouped into units that must stay together."""
+    atoms = [(char, index) for index, run in enumerate(runs) for char in run.text]
+    text = "".join(char for char, _ in atoms)
+    joined = [False] * len(atoms)       # joined[i]: no break between atom i-1 and atom i
+    for i in range(1, len(atoms)):
+        char, run = atoms[i]
+        joined[i] = (char in NO_LINE_START or atoms[i - 1][0] in NO_LINE_END
+                     or (runs[run].whole and atoms[i - 1][1] == run))
+    for match in KEEP_TOGETHER.finditer(text):
+        for i in range(match.start() + 1, match.end()):
+            joined[i] = True
+    units: list[list[tuple[str, int]]] = []
+    for i, atom in enumerate(atoms):
+        if i and joined[i]:
+            units[-1].append(atom)
+        else:
+            units.append([atom])
+    return units
+
+
+def break_lines(runs: Sequence[Run], width: float, first_indent: float = 0) -> list[list[tuple[str, int]]]:
+    """Fill lines of `width` points (the first `first_indent` narrower) with whole units."""
+    def unit_width(unit) -> float:
+        return sum(pdfmetrics.stringWidth(char, FONT, runs[run].size) for char, run in unit)
+
+    def room(line_number: int) -> float:
+        return width - (first_indent if line_number == 0 else 0)
+
+    lines: list[list[list[tuple[str, int]]]] = [[]]
+    used = 0.0
+    for unit in _units(runs):
+        w = unit_width(unit)
+        if lines[-1] and used + w > room(len(lines) - 1) + 1e-6:
+            lines.append([])
+            used = 0.0
+        if w > room(len(lines) - 1) + 1e-6:
+            # Longer than a whole line (never in practice): split it where it must.
+            for char in unit:
+                cw = unit_width([char])
+                if lines[-1] and used + cw > room(len(lines) - 1) + 1e-6:
+                    lines.append([])
+                    used = 0.0
+                lines[-1].append([char])
+                used += cw
+            continue
+        lines[-1].append(unit)
+        used += w
+    # No lone character on the last line: bring units down from the line before.
+    def chars(line) -> int:
+        return sum(1 for unit in line for char, _ in unit if char not in NO_LINE_START)
+    while (len(lines) > 1 and chars(lines[-1]) < MIN_LAST_LINE_CHARS
+           and len(lines[-2]) > 1):
+        moved = lines[-2][-1]
+        if sum(unit_width(u) for u in [moved, *lines[-1]]) > room(len(lines) - 1) + 1e-6:
+            break
+        lines[-2].pop()
+        lines[-1].insert(0, moved)
+    return [[atom for unit in line for atom in unit] for line in lines if line]
+
+
+def lines_markup(runs: Sequence[Run], width: float, first_indent: float = 0) -> str:
+    """Paragraph markup of the runs broken into lines by break_lines, <br/> between them."""
+    out = []
+    for line in break_lines(runs, width, first_indent):
+        pieces, current, text = [], None, ""
+        for char, run in line + [("", -1)]:
+            if run != current:
+                if current is not None and text:
+                    pieces.append(runs[current].before + escape(text) + runs[current].after)
+                current, text = run, ""
+            text += char
+        out.append("".join(pieces))
+    return "<br/>".join(out)
 
 
 # --- Drawing ------------------------------------------------------------------------------
@@ -230,19 +338,20 @@ def _fitted(parts: Callable[[float], list[tuple[str, dict]]], style: ParagraphSt
 
 def _draw_text(canvas: Canvas, data: CertificateData) -> None:
     salutation, sentence = body_sentences(data)
+    width = PAGE_SIZE[0] - (TEXT_LEFT_MM + TEXT_RIGHT_MM) * mm
 
     def parts(size: float) -> list[tuple[str, dict]]:
         if salutation is not None:
-            return [(markup(salutation), {"spaceAfter": size * 0.5}),
-                    (markup(sentence), {"firstLineIndent": 2 * size})]
+            return [(lines_markup([Run(salutation, size)], width), {"spaceAfter": size * 0.5}),
+                    (lines_markup([Run(sentence, size)], width, 2 * size),
+                     {"firstLineIndent": 2 * size})]
         # The trainee's name stands out: a little larger and underlined, as if written in.
-        name = markup(data.recipient)
-        rest = markup(sentence[len(data.recipient):])
-        return [(f'<font size="{size + 4}"><u>&nbsp;{name}&nbsp;</u></font>{rest}',
-                 {"firstLineIndent": 2 * size})]
+        name = Run(f"\xa0{data.recipient}\xa0", size + 4, f'<font size="{size + 4}"><u>',
+                   "</u></font>", whole=True)
+        rest = Run(sentence[len(data.recipient):], size)
+        return [(lines_markup([name, rest], width, 2 * size), {"firstLineIndent": 2 * size})]
 
     left = TEXT_LEFT_MM * mm
-    width = PAGE_SIZE[0] - (TEXT_LEFT_MM + TEXT_RIGHT_MM) * mm
     top = PAGE_SIZE[1] - TEXT_TOP_MM * mm
     height = top - TEXT_BOTTOM_MM * mm
     y = top
@@ -270,7 +379,8 @@ def _draw_signature(canvas: Canvas, data: CertificateData) -> None:
 
     width = SIGN_WIDTH_MM * mm
     date_baseline = SIGN_DATE_BASELINE_MM * mm
-    organiser = _fitted(lambda size: [(markup(data.organiser), {})], _STYLE_SIGN, width,
+    organiser = _fitted(lambda size: [(lines_markup([Run(data.organiser, size)], width), {})],
+                        _STYLE_SIGN, width,
                         _STYLE_SIGN.leading * 2, SIGN_MIN_SIZE)[0]
     _, h = organiser.wrap(width, _STYLE_SIGN.leading * 2)
     date_size = SIGN_SIZE

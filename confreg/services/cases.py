@@ -25,6 +25,7 @@ from ..notifications import case_link, queue_mail
 from ..timeutil import format_date_cn
 from . import ServiceError
 from .audit import record_audit
+from .materials import DECIDED_MESSAGE, is_decided
 from .members import find_member
 from .registrations import lock_event, lock_with_event
 from .submissions import add_version, materials_deadline_of, materials_open, new_submission_code
@@ -226,12 +227,22 @@ def lock_case(submission: Submission) -> tuple[Submission, Event]:
     return lock_with_event(submission)
 
 
-def _require_changeable(submission: Submission, event: Event, today: date) -> None:
+def change_refusal(submission: Submission, event: Event, today: date) -> str:
+    """Why the unit can no longer change its case, or "" while it can."""
     if not submission.is_submitted:
-        raise ServiceError("该申报已撤回，不能再修改。")
+        return "该申报已撤回，不能再修改。"
     if not materials_open(event, today):
-        raise ServiceError(f"申报已于 {format_date_cn(materials_deadline_of(event))} 截止，"
-                           "材料不能再更换。如有疑问请联系委员会。")
+        return (f"申报已于 {format_date_cn(materials_deadline_of(event))} 截止，"
+                "材料不能再更换。如有疑问请联系委员会。")
+    if is_decided(submission):
+        return DECIDED_MESSAGE
+    return ""
+
+
+def _require_changeable(submission: Submission, event: Event, today: date) -> None:
+    refusal = change_refusal(submission, event, today)
+    if refusal:
+        raise ServiceError(refusal)
 
 
 def _actor(submission: Submission) -> str:
@@ -259,7 +270,7 @@ def replace_case_text(submission: Submission, docx: StoredFile | None, pdf: Stor
     version = submission.latest_version
     _record_change(submission, event, "case.text_replaced",
                    f"更换案例 {submission.code} 的正文：第 {version.number} 版"
-                   f"（{version.file.original_name}，{version.char_count} 字）",
+                   f"（{version.file.original_name}，{version.char_count:,} 字）",
                    now=now, changes={"version": [before, version.number]})
     return version.number
 

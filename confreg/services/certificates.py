@@ -29,7 +29,7 @@ from ..pdf.certificate import CertificateData
 from ..timeutil import china_today
 from . import ServiceError, finance
 from .audit import record_audit
-from .registrations import submission_in_play
+from .registrations import lock_event, submission_in_play
 from .review import MARKS
 
 KINDS_FOR_SUBMISSIONS = ("written", "comment")
@@ -77,8 +77,11 @@ def event_dates_cn(event: Event) -> str:
 
 
 def kinds_for(event: Event) -> list[str]:
-    """The kinds of certificate an event can give: completion only on a training course."""
+    """The kinds of certificate an event can give: completion only on a training course;
+    no 专家点评证书 for a call for cases (there is no meeting to speak at)."""
     kinds = list(KINDS_FOR_SUBMISSIONS)
+    if event.kind == "call":
+        kinds.remove("comment")
     if event.kind == "training":
         kinds.append("completion")
     return kinds
@@ -89,6 +92,9 @@ def _check_kind(event: Event, kind: str) -> None:
         raise ServiceError("没有这种证书。", field="kind")
     if kind == "completion" and event.kind != "training":
         raise ServiceError("结业证书只发给培训班的学员；本活动不是培训班。", field="kind")
+    if kind == "comment" and event.kind == "call":
+        raise ServiceError("材料征集没有会上交流发言，不发专家点评证书；入选案例发书面交流证书。",
+                           field="kind")
 
 
 # --- Who is owed one ------------------------------------------------------------------------
@@ -185,7 +191,8 @@ def outdated_certificates(event: Event) -> list[Outdated]:
         if certificate.is_void:
             continue
         if certificate.kind not in kinds:
-            outdated.append(Outdated(certificate, "本活动已不是培训班"))
+            outdated.append(Outdated(certificate, "材料征集不发专家点评证书"
+                                     if certificate.kind == "comment" else "本活动已不是培训班"))
         elif certificate.subject_key not in owed[certificate.kind]:
             outdated.append(Outdated(certificate, _why_not_owed(certificate)))
     return outdated
@@ -200,7 +207,9 @@ def _hold_numbering(event: Event, kind: str) -> int:
     check "no valid certificate yet" stays true until the commit.  Returns the year the
     numbers show: the event's year now (the counter itself has no year).
     """
-    begin_write(db.session)
+    # The event first, as cancelling, completion and the review marks lock it: a unit's
+    # cancellation and its certificate are then never decided at the same moment.
+    lock_event(event.id)
     counter = finance.lock_counter(counter_kind(event.id, kind), COUNTER_YEAR)
     # Never behind a number already given (e.g. by a counter of an earlier scheme).
     highest = db.session.scalar(select(func.max(Certificate.sequence)).where(

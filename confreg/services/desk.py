@@ -24,9 +24,8 @@ from .audit import diff, record_audit
 from .money import (PAYMENT_STATUSES, Balance, MoneyColumns, expected_amount, money_columns,
                     received_amount, to_money)
 from .finance import void_active_receipt
-from .money import refuse_while_money_held
 from .registrations import (FIELD_LABELS, extend_until, lock_registration,
-                            withdraw_cancelled_material)
+                            refuse_cancel_while_held, withdraw_cancelled_material)
 from .materials import materials_missing_condition
 
 PAGE_SIZE = 50
@@ -287,7 +286,7 @@ def cancel_by_staff(registration: Registration, reason: str, *, now: datetime,
     reason = reason.strip()
     if not reason:
         raise ServiceError("请填写取消原因。", field="reason")
-    refuse_while_money_held(registration)
+    refuse_cancel_while_held(registration)
     registration.cancel(now)
     void_active_receipt(registration, "报名已取消", actor=actor, now=now)
     withdraw_cancelled_material(registration, now=now, actor=actor)

@@ -29,6 +29,9 @@ DETAIL_FIELDS = ("title", "authors", "author_unit", "abstract")
 DETAIL_LABELS = {"title": "标题", "authors": "作者", "author_unit": "作者单位", "abstract": "摘要"}
 ABSTRACT_MAX = 300
 
+# Once 入选/未入选 is decided the unit may no longer change what was judged (cases too).
+DECIDED_MESSAGE = "评审结果已确定，材料不能再更换；如需更正请联系会务组。"
+
 # The staff list's filters: name -> label (the empty name is everything).
 MATERIAL_FILTERS = {"": "全部", "submitted": "已提交", "missing": "未提交", "over": "超字数"}
 
@@ -66,6 +69,11 @@ def material_of(registration: Registration) -> Submission | None:
         .execution_options(populate_existing=True))
 
 
+def is_decided(submission: Submission | None) -> bool:
+    """入选 or 未入选 has been decided: the unit can no longer change the submission."""
+    return submission is not None and submission.selection != "pending"
+
+
 def over_limit(event, char_count: int) -> bool:
     return bool(event.materials_char_limit) and char_count > event.materials_char_limit
 
@@ -75,7 +83,7 @@ def limit_warning(event, char_count: int) -> str:
     if not over_limit(event, char_count):
         return ""
     word = "规定" if event.materials_limit_blocks else "建议"
-    return f"正文约 {char_count:,} 字，超过本次会议{word}的 {event.materials_char_limit} 字"
+    return f"正文约 {char_count:,} 字，超过本次会议{word}的 {event.materials_char_limit:,} 字"
 
 
 def materials_closed_message(event, registration: Registration) -> str:
@@ -121,8 +129,10 @@ def save_material(registration: Registration, details: MaterialDetails,
         raise ServiceError("该活动不收交流材料。")
     if not materials_open(event, today, registration):
         raise ServiceError(materials_closed_message(event, registration))
-    values = _clean(details, registration)
     submission = material_of(registration)
+    if is_decided(submission):
+        raise ServiceError(DECIDED_MESSAGE)
+    values = _clean(details, registration)
     if submission is None and not has_file:
         raise ServiceError("请选择要上传的材料文件（.docx 或 .pdf）。", field="file")
 

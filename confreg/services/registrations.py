@@ -9,7 +9,7 @@ from sqlalchemy import exists, func, or_, select
 from ..checks import new_registration_code, normalize_credit_code, normalize_mobile
 from ..database import begin_write
 from ..extensions import db
-from ..models import Attendee, Event, MemberUnit, Receipt, Registration, Submission
+from ..models import Attendee, Certificate, Event, MemberUnit, Receipt, Registration, Submission
 from ..models.registrations import MEMBER_CLAIMS, TIER_STATUSES, hash_token
 from ..notifications import queue_mail
 from ..timeutil import format_date_cn
@@ -401,8 +401,43 @@ def _has_valid_receipt(registration: Registration) -> bool:
                                              Receipt.status == "issued")) > 0
 
 
+def issued_certificate_number(registration: Registration) -> str | None:
+    """The number of a certificate issued (not void) to this registration or its material."""
+    return db.session.scalar(
+        select(Certificate.number).where(
+            Certificate.status == "issued",
+            or_(Certificate.registration_id == registration.id,
+                Certificate.submission_id.in_(select(Submission.id).where(
+                    Submission.registration_id == registration.id))))
+        .order_by(Certificate.id).limit(1))
+
+
+def _certificate_held(number: str) -> str:
+    return f"该报名已发放证书（编号 {number}），不能再取消报名。如确需取消，须由会务组先作废证书。"
+
+
+def refuse_cancel_while_held(registration: Registration) -> None:
+    """The one rule for cancelling, by the unit or by staff: not while a certificate stands
+    (it would certify what was cancelled) nor while money received is not refunded."""
+    number = issued_certificate_number(registration)
+    if number:
+        raise ServiceError(_certificate_held(number))
+    refuse_while_money_held(registration)
+
+
+def cancel_refusal(registration: Registration, today: date) -> str:
+    """Why the unit cannot cancel now, or "" (money held is checked when it does)."""
+    if not registration.is_active:
+        return "该报名已取消。"
+    if today > registration.event.ends_on:
+        return "活动已结束，不能再取消报名。"
+    number = issued_certificate_number(registration)
+    return _certificate_held(number) if number else ""
+
+
 def can_cancel(registration: Registration, today: date) -> bool:
-    return registration.is_active and today <= registration.event.ends_on
+    """Whether the unit's page offers 取消报名."""
+    return not cancel_refusal(registration, today)
 
 
 def submission_in_play():
@@ -440,11 +475,10 @@ def cancel_registration(registration: Registration, *, today: date, now: datetim
                         actor: str) -> None:
     """Cancel a registration before payment; its places return to the event."""
     registration, event = lock_registration(registration)
-    if not registration.is_active:
-        raise ServiceError("该报名已取消。")
-    if not can_cancel(registration, today):
-        raise ServiceError("活动已结束，不能再取消报名。")
-    refuse_while_money_held(registration)
+    refusal = cancel_refusal(registration, today)
+    if refusal:
+        raise ServiceError(refusal)
+    refuse_cancel_while_held(registration)
     registration.cancel(now)
     # finance imports this module, so its receipt helper is imported where it is used.
     from .finance import void_active_receipt

@@ -15,7 +15,7 @@ from ..database import begin_write
 from ..extensions import db
 from ..models import Event, ReviewAssignment, Submission, User
 from ..models.materials import SELECTIONS
-from ..models.reviews import DEFAULT_CRITERIA, SCORE_MAX
+from ..models.reviews import DEFAULT_CRITERIA, MATERIAL_CRITERIA, SCORE_MAX
 from . import ServiceError
 from .audit import diff, record_audit
 from .registrations import submission_in_play
@@ -23,13 +23,21 @@ from .registrations import submission_in_play
 CENT = Decimal("0.01")
 # The marks that lead to 专家点评证书: the unit spoke at the meeting, an expert commented.
 MARKS = {"presented": "已交流发言", "commented": "专家已点评"}
+NO_MARKS_FOR_CALL = "材料征集没有会上交流发言，不设“已交流发言”“专家已点评”标记，也不发专家点评证书。"
 # A low score needs a reason the unit and the admins can follow.
 COMMENT_NEEDED_BELOW = 60
 
 
+def marks_for(event: Event) -> dict[str, str]:
+    """The marks staff can set at this event: none for a call (there is no meeting to speak at)."""
+    return {} if event.kind == "call" else dict(MARKS)
+
+
 def criteria_of(event: Event) -> list[dict]:
-    """The event's criteria, or the call's (真实性 40, 规范性 30, 创新性 30) when it set none."""
-    return deepcopy(event.review_criteria or DEFAULT_CRITERIA)
+    """The event's criteria, or the defaults (真实性 40, 规范性 30, 创新性 30) when it set none:
+    the call's hints for a call, hints that fit exchange materials for a meeting or course."""
+    default = DEFAULT_CRITERIA if event.kind == "call" else MATERIAL_CRITERIA
+    return deepcopy(event.review_criteria or default)
 
 
 def weighted_total(scores: dict, criteria: list[dict]) -> Decimal | None:
@@ -268,6 +276,8 @@ def set_mark(event: Event, submission_ids, mark: str, value: bool, *, actor: str
     """Set or clear 已交流发言 / 专家已点评 on each ticked submission; returns how many changed."""
     if mark not in MARKS:
         raise ServiceError("未知的标记。")
+    if mark not in marks_for(event):
+        raise ServiceError(NO_MARKS_FOR_CALL)
     begin_write(db.session)
     submissions = _lock_submissions(event, submission_ids)
     if not submissions:

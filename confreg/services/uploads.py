@@ -75,13 +75,26 @@ def sniff_kind(data: bytes) -> str | None:
     return None
 
 
-def _describe(data: bytes) -> str:
+def _what(allowed: frozenset) -> str:
+    """What a field takes, in words: 文档, 图片, PDF 文件或图片 (a stamped form)..."""
+    names = []
+    if allowed & DOCUMENT_KINDS:
+        names.append("文档" if "docx" in allowed else " PDF 文件")  # 不是 PDF 文件
+    if allowed & IMAGE_KINDS:
+        names.append("图片")
+    return "或".join(names) or "可接受的文件"
+
+
+def _describe(data: bytes, allowed: frozenset) -> str:
+    what = _what(allowed)
     if data.startswith(b"\xd0\xcf\x11\xe0"):
-        return "这是旧版 Word（.doc）或其他 Office 旧格式文件，请在 Word/WPS 中另存为 .docx 后上传。"
+        if "docx" in allowed:
+            return "这是旧版 Word（.doc）或其他 Office 旧格式文件，请在 Word/WPS 中另存为 .docx 后上传。"
+        return f"这是 Office 旧格式文件（如 .doc），不是{what}。"
     if data.startswith(b"MZ") or data.startswith(b"\x7fELF"):
-        return "这是可执行程序，不是文档或图片，已拒收。"
+        return f"这是可执行程序，不是{what}，已拒收。"
     if data.startswith(b"Rar!") or data.startswith(b"PK\x03\x04"):
-        return "这是压缩包，请上传文档本身。"
+        return f"这是压缩包，请上传{what}本身。"
     return "无法识别的文件内容。"
 
 
@@ -101,7 +114,7 @@ def check_upload(storage: FileStorage | None, *, allowed: frozenset, field: str,
     wanted = "、".join(KIND_NAMES[k] for k in sorted(allowed, key=list(KIND_NAMES).index))
     kind = sniff_kind(data)
     if kind is None:
-        raise UploadRefused(f"{label}只接受 {wanted} 格式：{_describe(data)}", field)
+        raise UploadRefused(f"{label}只接受 {wanted} 格式：{_describe(data, allowed)}", field)
     if kind not in allowed:
         raise UploadRefused(f"{label}只接受 {wanted} 格式，您上传的是 {KIND_NAMES[kind]}。", field)
     _check_opens(data, kind, field, label)

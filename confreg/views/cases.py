@@ -12,7 +12,7 @@ from ..models import Event, StoredFile
 from ..notifications import send_queued_mail
 from ..services import ServiceError
 from ..services.cases import (MIN_PHOTOS, CaseDetails, CaseFiles, DuplicateCase, PhotoChange,
-                              find_case_by_token, keep_upload, replace_case_forms, replace_case_photos, replace_case_text,
+                              change_refusal, find_case_by_token, keep_upload, replace_case_forms, replace_case_photos, replace_case_text,
                               submit_case)
 from ..services.submissions import materials_deadline_of, materials_open
 from ..services.uploads import IMAGE_KINDS, SCAN_KINDS, UploadRefused
@@ -224,10 +224,11 @@ def _render_show(submission, token, *, text_form=None, photos_form=None, forms_f
                  uploads=None, service_error=None, open_form=None, status=200):
     event = submission.event
     just_submitted = session.pop("new_case", None) == submission.code
+    refusal = change_refusal(submission, event, china_today())
     return render_template(
         "cases/show.html", submission=submission, event=event, token=token,
         just_submitted=just_submitted, private_url=url_for(".show", token=token, _external=True),
-        can_change=submission.is_submitted and materials_open(event, china_today()),
+        refusal=refusal, can_change=not refusal,
         deadline=materials_deadline_of(event), category=event.category_label(submission.category),
         photos={a.position: a for a in submission.current_attachments("photo")},
         replaced=[a for a in submission.attachments if a.replaced_at is not None],

@@ -14,7 +14,7 @@ from ..services import ServiceError
 from ..services.documents import payment_notice_of
 from ..services.finance import receipts_for
 from ..services.registrations import (can_cancel, can_edit_attendees, can_edit_invoice,
-                                      cancel_registration, find_by_token, update_invoice_details,
+                                      cancel_refusal, cancel_registration, find_by_token, update_invoice_details,
                                       update_registration)
 from ..timeutil import china_today
 from .formdata import attendee_details, form_data_of, unit_details
@@ -138,8 +138,9 @@ def invoice(token=None):
 def cancel(token=None):
     registration = g.registration
     today = china_today()
-    if not can_cancel(registration, today):
-        flash("该报名已取消或活动已结束，不能取消。", "info")
+    refusal = cancel_refusal(registration, today)
+    if refusal:
+        flash(refusal, "info")
         return redirect(url_for(".show"))
     form = ConfirmForm()
     if form.validate_on_submit():

@@ -8,32 +8,41 @@ from ..forms.materials import MaterialForm
 from ..models import SubmissionVersion
 from ..notifications import send_queued_mail
 from ..services import ServiceError
-from ..services.materials import (MaterialDetails, limit_warning, material_of,
-                                  materials_closed_message, save_material)
+from ..services.materials import (DECIDED_MESSAGE, MaterialDetails, is_decided, limit_warning,
+                                  material_of, materials_closed_message, save_material)
 from ..services.submissions import materials_deadline_of, materials_open
 from ..timeutil import china_today
 from .files import stored_file_response
 from .manage import _actor, bp
 
 
+REPLACE_FILE_LABEL = "更换文件（选填）"
+
+
 def _material_state(registration, form=None) -> dict:
     """What the material section and page show: the material, whether it is open, the form."""
     event = registration.event
     submission = material_of(registration)
-    is_open = (registration.is_active and event.takes_registrations
+    decided = is_decided(submission)
+    is_open = (registration.is_active and event.takes_registrations and not decided
                and materials_open(event, china_today(), registration))
     if is_open and form is None:
         data = ({name: getattr(submission, name)
                  for name in ("title", "authors", "author_unit", "abstract")}
                 if submission else {"author_unit": registration.unit_name})
         form = MaterialForm(formdata=None, data=data)
+    if form is not None and submission is not None:
+        # The same name beside the field and in the error summary.
+        form.file.label.text = REPLACE_FILE_LABEL
     latest = submission.latest_version if submission else None
     return {
         "submission": submission, "is_open": is_open, "form": form if is_open else None,
         "deadline": materials_deadline_of(event),
         "extended_until": registration.materials_extended_until,
-        "closed_message": ("" if is_open else materials_closed_message(event, registration)
-                           if registration.is_active else "该报名已取消，不能提交交流材料。"),
+        "decided": decided,
+        "closed_message": ("" if is_open else "该报名已取消，不能提交交流材料。"
+                           if not registration.is_active else DECIDED_MESSAGE if decided
+                           else materials_closed_message(event, registration)),
         "warning": limit_warning(event, latest.char_count) if latest else "",
     }
 

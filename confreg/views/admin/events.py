@@ -7,10 +7,11 @@ from sqlalchemy import func, select
 from ...extensions import db
 from ...forms.events import ROW_LISTS, EventForm
 from ...forms.registration_rows import clean_rows, rebuild_rows, row_action
-from ...models import Attendee, Event, Registration
+from ...models import Attendee, Event, Registration, Submission
 from ...services import ServiceError
 from ...services.events import (EVENT_FIELDS, ContactDetails, EventDetails, ScheduleDetails,
                                 TierDetails, copy_event, save_event)
+from ...services.submissions import materials_deadline_of, materials_open
 from ...timeutil import china_today
 from ...forms.errors import show_beside_field
 from .access import STAFF_ROLES, actor_name, roles_required
@@ -34,9 +35,30 @@ def index():
         select(Attendee.event_id, func.count(Attendee.id)).join(Registration)
         .where(Registration.status == "active").group_by(Attendee.event_id)
     ).all())
+    cases = dict(db.session.execute(
+        select(Submission.event_id, func.count(Submission.id))
+        .where(Submission.kind == "case", Submission.status == "submitted")
+        .group_by(Submission.event_id)
+    ).all())
     events = db.session.scalars(select(Event).order_by(Event.starts_on.desc())).all()
+    today = china_today()
     return render_template("admin/events/index.html", events=events, counts=counts,
-                           today=china_today())
+                           cases=cases, statuses={e.id: status_of(e, today) for e in events},
+                           deadline_of=materials_deadline_of, today=today)
+
+
+PHASE_LABELS = {"open": "报名中", "closed": "报名已截止", "past": "已结束"}
+CALL_PHASE_LABELS = {"open": "征集中", "closed": "征集已截止", "past": "已结束"}
+
+
+def status_of(event: Event, today) -> str:
+    """报名中 / 报名已截止 / 已结束; a call is 征集中 until its deadline for cases."""
+    phase = event.phase(today)
+    if event.kind != "call":
+        return PHASE_LABELS[phase]
+    if phase != "past":
+        phase = "open" if event.published and materials_open(event, today) else "closed"
+    return CALL_PHASE_LABELS[phase]
 
 
 @bp.route("/new", methods=["GET", "POST"])

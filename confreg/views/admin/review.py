@@ -17,7 +17,7 @@ from ...models.materials import SELECTIONS
 from ...models.reviews import SCORE_MAX
 from ...services import ServiceError
 from ...services.review import (COMMENT_NEEDED_BELOW, MARKS, active_reviewers, assign_reviewers,
-                                assignments_of, criteria_of,
+                                assignments_of, criteria_of, marks_for,
                                 mark_selection, review_board, save_criteria, save_scores,
                                 score_locked_reason, set_mark, unassign)
 from ...services.uploads import IMAGE_KINDS
@@ -75,7 +75,7 @@ def _render_board(event, form, status=200):
     return render_template(
         "admin/review/board.html", event=event, form=form, board=review_board(event, selection),
         criteria=criteria_of(event), reviewers=active_reviewers(), selection=selection,
-        selections=SELECTIONS, marks=MARKS), status
+        selections=SELECTIONS, marks=marks_for(event)), status
 
 
 @bp.route("/events/<int:event_id>/review")
@@ -170,7 +170,7 @@ def submission(event_id: int, submission_id: int):
     form = BoardForm(formdata=None, selection=item.selection, selection_note=item.selection_note)
     return render_template("admin/review/submission.html", event=event, submission=item,
                            assignments=assignments, criteria=criteria_of(event), form=form,
-                           reviewers=active_reviewers(), marks=MARKS,
+                           reviewers=active_reviewers(), marks=marks_for(event),
                            category=event.category_label(item.category))
 
 
@@ -213,11 +213,21 @@ def mine():
                            scored=sum(g.scored for g in groups))
 
 
+def _next_to_score(assignment) -> ReviewAssignment | None:
+    """The reviewer's next assignment still to score: of the same event first, then any."""
+    waiting = [a for group in assignments_of(current_user) for a in group.assignments
+               if a.id != assignment.id and not a.is_scored
+               and not score_locked_reason(a.submission)]
+    same_event = [a for a in waiting if a.submission.event_id == assignment.submission.event_id]
+    return (same_event or waiting or [None])[0]
+
+
 def _render_score(assignment, form, status=200):
     submission = assignment.submission
     event = submission.event
     return render_template(
         "admin/review/score.html", assignment=assignment, submission=submission, event=event,
+        next_assignment=_next_to_score(assignment) if assignment.is_scored else None,
         form=form, criteria=criteria_of(event), locked=score_locked_reason(submission),
         category=event.category_label(submission.category),
         score_max=SCORE_MAX, comment_needed_below=COMMENT_NEEDED_BELOW,
@@ -251,7 +261,8 @@ def score(assignment_id: int):
         return _render_score(assignment, form, 422)
     db.session.commit()
     flash("评分已保存。评定结果公布前仍可修改。", "success")
-    return redirect(url_for(".score", assignment_id=assignment_id))
+    # To the scoring box, where the next material to score is offered.
+    return redirect(url_for(".score", assignment_id=assignment_id) + "#scoring")
 
 
 @bp.route("/review/<int:assignment_id>/files/<int:file_id>")
