@@ -6,17 +6,19 @@ nothing and an SMTP outage loses nothing (the row waits and is retried with
 back-off by `flask mail send`, run from cron every minute).
 """
 import re
+import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
 from pathlib import Path
 
 from flask import current_app, g, has_app_context, has_request_context, render_template
+import flask_mail
 from flask_mail import Message
 from sqlalchemy import event, or_, select, update
 
 from .database import begin_write, utcnow, write_intent
-from .extensions import db, mail
+from .extensions import db
 from .models import OutboundMail
 
 RETRY_DELAYS = [timedelta(minutes=m) for m in (1, 5, 15, 60, 180, 360, 720)]
@@ -109,7 +111,23 @@ def _transmit(envelope: _Envelope) -> None:
         stamp = utcnow().strftime("%Y%m%d-%H%M%S")
         (folder / f"{stamp}-{envelope.id:06d}-{envelope.kind}.eml").write_bytes(message.as_bytes())
     else:
-        mail.send(message)
+        with _TimedConnection(current_app.extensions["mail"]) as connection:
+            message.send(connection)
+
+
+class _TimedConnection(flask_mail.Connection):
+    """Flask-Mail's connection, opened with MAIL_TIMEOUT: Flask-Mail gives smtplib no timeout,
+    so a mail server that accepts and then hangs would hold the worker indefinitely."""
+
+    def configure_host(self):
+        smtp = smtplib.SMTP_SSL if self.mail.use_ssl else smtplib.SMTP
+        host = smtp(self.mail.server, self.mail.port, timeout=current_app.config["MAIL_TIMEOUT"])
+        host.set_debuglevel(int(self.mail.debug))
+        if self.mail.use_tls:
+            host.starttls()
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host
 
 
 # The private link's token: only its hash is kept in the registration, so once a mail has
@@ -182,25 +200,6 @@ def forget_queued_mail_on_rollback(session) -> None:
     """A rollback drops the mail its transaction queued: it must never be sent."""
     if not event.contains(session, "after_soft_rollback", _forget_queued_mail):
         event.listen(session, "after_soft_rollback", _forget_queued_mail)
-
-
-def send_queued_mail_after(response):
-    """Send what this request queued once the response has gone out: the time sending takes
-    then tells the client nothing (the recovery page answers every request alike)."""
-    envelopes = g.pop("queued_mail", [])
-    if envelopes:
-        app = current_app._get_current_object()
-
-        def send():
-            with app.app_context():
-                g.queued_mail = envelopes
-                try:
-                    send_queued_mail()
-                finally:
-                    db.session.remove()
-
-        response.call_on_close(send)
-    return response
 
 
 def send_queued_mail() -> int:

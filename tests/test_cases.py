@@ -282,10 +282,12 @@ def test_a_tampered_signed_file_field_is_refused(app, client):
     with app.app_context():
         other = db.session.scalar(select(func.max(StoredFile.id)))
     # Another file's id, signed with a wrong key; and the real value with a changed character.
-    from itsdangerous import URLSafeSerializer
-    forged = URLSafeSerializer("not-the-secret", salt="case-upload").dumps(other)
+    from itsdangerous import URLSafeTimedSerializer
+    forged = URLSafeTimedSerializer("not-the-secret", salt="case-upload").dumps(other)
     real = values["kept_application_form"]
-    broken = real[:-1] + ("A" if real[-1] != "A" else "B")
+    # Change the signature's first character (its last one may be padding bits only).
+    payload, signature = real.rsplit(".", 1)
+    broken = f"{payload}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}"
     for bad in (forged, broken):
         response = client.post(submit_url(event), data={
             **values, "kept_application_form": bad,
@@ -611,3 +613,30 @@ def test_a_wrong_credit_code_or_an_odd_choice_is_refused_beside_its_field(app, c
     with app.app_context():
         case = db.session.scalar(select(Submission))
         assert case.credit_code == "51310104MJ49471538" and case.member_unit_id is None
+
+
+def test_a_kept_file_older_than_twelve_hours_must_be_chosen_again(app, client):
+    """Kept files are signed with a time: well before `flask uploads prune` (a day) may
+    remove an unsent form's files, the form asks for them again instead."""
+    import time
+
+    from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+    class ThirteenHoursAgo(TimestampSigner):
+        def get_timestamp(self):
+            return int(time.time()) - 13 * 3600
+
+    event = new_call(app)
+    first = post_case(client, event, case_data(photos=2))
+    values = form_values(first.text)
+    with app.app_context():
+        file_id = URLSafeTimedSerializer(app.secret_key, salt="case-upload").loads(
+            values["kept_application_form"])
+    stale = URLSafeTimedSerializer(app.secret_key, salt="case-upload",
+                                   signer=ThirteenHoursAgo).dumps(file_id)
+    response = client.post(submit_url(event), data={
+        **values, "kept_application_form": stale,
+        "photo_3": upload(image_file(), "照片3.jpg"), "caption_3": "第三张"},
+        content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "请重新选择" in field_error(response.text, "application_form")

@@ -287,3 +287,30 @@ def test_a_savepoint_rolled_back_keeps_the_mail_the_request_already_queued(app, 
 
         assert notifications.send_queued_mail() == 1
     assert [m["To"] for m in smtp.messages] == ["kept@example.cn"]
+
+
+def test_a_mail_server_that_accepts_and_then_hangs_is_given_up_after_the_timeout(
+        app, client, event):
+    """Flask-Mail passes smtplib no timeout; ours does, so a hung server cannot hold a worker."""
+    import socket
+    import time
+
+    tarpit = socket.socket()
+    tarpit.bind(("127.0.0.1", 0))
+    tarpit.listen(8)  # accepts connections, never says a word
+    state = app.extensions["mail"]
+    saved = (state.server, state.port, app.config["MAIL_TIMEOUT"])
+    state.server, state.port = "127.0.0.1", tarpit.getsockname()[1]
+    app.config["MAIL_TIMEOUT"] = 1
+    try:
+        started = time.monotonic()
+        response = post_form(client, event["form_url"], event["form"])
+        elapsed = time.monotonic() - started
+    finally:
+        state.server, state.port, app.config["MAIL_TIMEOUT"] = saved
+        tarpit.close()
+    assert response.status_code == 302  # the registration stands
+    assert elapsed < 5
+    row = the_mail(app)
+    assert (row.status, row.attempts) == ("pending", 1)
+    assert "timed out" in row.last_error

@@ -78,3 +78,66 @@ def test_simultaneous_replacements_number_their_versions_without_a_gap(app, clie
     with app.app_context():
         submission = db.session.scalar(select(Submission))
         assert [v.number for v in submission.versions] == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_a_selection_and_a_cancellation_at_once_do_not_deadlock(app, client, monkeypatch):
+    """The review desk and the unit take the same locks in the same order (event first), so
+    neither waits on the other in a cycle (PostgreSQL would abort one with a deadlock)."""
+    import time
+
+    from confreg.database import utcnow
+    from confreg.models import Event
+    from confreg.services import review
+    from confreg.services.registrations import cancel_registration
+
+    event = new_event(app)
+    unit = register(app, event.id, "西宁市城东区东关大街街道办事处", ["张伟"])
+    assert upload(client, unit.token).status_code == 302
+    with app.app_context():
+        submission_id = db.session.scalar(select(Submission.id))
+    selecting, cancelling, errors = threading.Event(), threading.Event(), []
+    record_audit = review.record_audit
+
+    def slow_audit(**entry):  # the selection holds its locks while the cancel starts
+        selecting.set()
+        cancelling.wait(5)
+        time.sleep(0.5)
+        return record_audit(**entry)
+
+    monkeypatch.setattr(review, "record_audit", slow_audit)
+
+    def select_it():
+        with app.test_request_context():
+            try:
+                review.mark_selection(db.session.get(Event, event.id), [submission_id],
+                                      "selected", "", actor="admin", now=utcnow())
+                db.session.commit()
+            except Exception as error:  # noqa: BLE001 -- asserted below
+                errors.append(("select", repr(error)))
+            finally:
+                db.session.remove()
+
+    def cancel_it():
+        selecting.wait(5)
+        with app.test_request_context():
+            try:
+                registration = db.session.get(Registration, unit.id)
+                cancelling.set()
+                cancel_registration(registration, today=china_today(), now=utcnow(),
+                                    actor="unit")
+                db.session.commit()
+            except Exception as error:  # noqa: BLE001 -- asserted below
+                errors.append(("cancel", repr(error)))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=select_it), threading.Thread(target=cancel_it)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    with app.app_context():
+        submission = db.session.get(Submission, submission_id)
+        # The cancellation came second: it saw the selection and withdrew the material.
+        assert (submission.selection, submission.status) == ("selected", "withdrawn")

@@ -276,3 +276,29 @@ def test_uploads_no_submission_uses_are_pruned_after_a_day(app, app_ctx):
     names = set(db.session.scalars(db.select(StoredFile.original_name)))
     assert names == {"正在填写.pdf", "照片.png"}
     assert not paths["old"].exists() and paths["fresh"].exists() and paths["used"].exists()
+
+
+def test_pruning_spares_the_bytes_of_an_old_file_uploaded_again(app, app_ctx):
+    import os
+    from datetime import timedelta
+
+    from confreg.database import begin_write, utcnow
+    from confreg.extensions import db
+    from confreg.services.uploads import file_path, prune_unattached
+
+    data = pdf_file(pages=4)
+    begin_write(db.session)
+    orphan = store_file(data, "pdf", "旧的.pdf")
+    two_days_ago = utcnow() - timedelta(days=2)
+    orphan.created_at = two_days_ago
+    db.session.commit()
+    os.utime(file_path(orphan), (two_days_ago.timestamp(), two_days_ago.timestamp()))
+
+    begin_write(db.session)
+    again = store_file(data, "pdf", "又传了一次.pdf")  # same bytes, a form in progress
+    db.session.commit()
+    begin_write(db.session)
+    rows, files = prune_unattached(timedelta(days=1))
+    db.session.commit()
+    assert rows == 1  # the old row goes (other tests' aged files may go too) ...
+    assert read_file(again) == data  # ... the bytes stay for the new one

@@ -17,3 +17,10 @@ class RecoverLinkForm(FlaskForm):
         InputRequired("请填写报名或申报时填写的联系人邮箱。"),
         Email("邮箱格式不正确，如 name@example.com。"),
         Length(max=254, message="邮箱不超过 254 个字符。")])
+
+
+class ConfirmNewLinkForm(FlaskForm):
+    """The button on the confirm page: only its CSRF token (a GET of the link changes nothing)."""
+
+    class Meta(FormMeta):
+        pass

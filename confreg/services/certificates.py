@@ -289,7 +289,7 @@ def void_certificate(certificate: Certificate, reason: str, *, actor: str,
     reason = finance.void_reason_of(reason)
     begin_write(db.session)
     certificate = db.session.execute(
-        select(Certificate).where(Certificate.id == certificate.id).with_for_update()
+        select(Certificate).where(Certificate.id == certificate.id).with_for_update(key_share=True)
         .execution_options(populate_existing=True)).scalar_one()
     finance.mark_void(certificate, "证书", reason, now or utcnow())
     record_audit(

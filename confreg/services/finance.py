@@ -195,7 +195,7 @@ def lock_counter(kind: str, year: int) -> DocumentCounter:
                        .on_conflict_do_nothing(index_elements=["kind", "year"]))
     return db.session.execute(
         select(DocumentCounter).where(DocumentCounter.kind == kind, DocumentCounter.year == year)
-        .with_for_update().execution_options(populate_existing=True)
+        .with_for_update(key_share=True).execution_options(populate_existing=True)
     ).scalar_one()
 
 
@@ -278,7 +278,7 @@ def void_receipt(receipt: Receipt, reason: str, *, actor: str,
     reason = void_reason_of(reason)
     registration, event = lock_registration(receipt.registration)
     receipt = db.session.execute(
-        select(Receipt).where(Receipt.id == receipt.id).with_for_update()
+        select(Receipt).where(Receipt.id == receipt.id).with_for_update(key_share=True)
         .execution_options(populate_existing=True)).scalar_one()
     mark_void(receipt, "收据", reason, now or utcnow())
     record_audit(

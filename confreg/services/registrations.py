@@ -90,7 +90,7 @@ def lock_event(event_id: int) -> Event:
     """Begin writing and hold the event's lock until commit, before any check of its seats."""
     begin_write(db.session)  # SQLite: BEGIN IMMEDIATE; PostgreSQL: the FOR UPDATE below
     return db.session.execute(
-        select(Event).where(Event.id == event_id).with_for_update()
+        select(Event).where(Event.id == event_id).with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     ).scalar_one()
 
@@ -101,7 +101,7 @@ def lock_with_event(row):
     event = lock_event(row.event_id)
     model = type(row)
     row = db.session.execute(
-        select(model).where(model.id == row.id).with_for_update()
+        select(model).where(model.id == row.id).with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     ).scalar_one()
     return row, event
@@ -459,7 +459,7 @@ def withdraw_cancelled_material(registration: Registration, *, now: datetime,
         select(Submission).where(Submission.registration_id == registration.id,
                                  Submission.kind == "material",
                                  Submission.status == "submitted")
-        .with_for_update().execution_options(populate_existing=True)).all()
+        .with_for_update(key_share=True).execution_options(populate_existing=True)).all()
     for submission in materials:
         submission.status = "withdrawn"
         submission.withdrawn_at = now

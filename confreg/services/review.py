@@ -11,14 +11,13 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import select
 
-from ..database import begin_write
 from ..extensions import db
 from ..models import Event, ReviewAssignment, Submission, User
 from ..models.materials import SELECTIONS
 from ..models.reviews import DEFAULT_CRITERIA, MATERIAL_CRITERIA, SCORE_MAX
 from . import ServiceError
 from .audit import diff, record_audit
-from .registrations import submission_in_play
+from .registrations import lock_event, submission_in_play
 
 CENT = Decimal("0.01")
 # The marks that lead to 专家点评证书: the unit spoke at the meeting, an expert commented.
@@ -60,10 +59,7 @@ def save_criteria(event: Event, rows: list[dict], *, actor: str) -> int:
 
     Returns how many weighted totals were recomputed.
     """
-    begin_write(db.session)
-    event = db.session.execute(
-        select(Event).where(Event.id == event.id).with_for_update()
-        .execution_options(populate_existing=True)).scalar_one()
+    event = lock_event(event.id)
     current = criteria_of(event)
     by_key = {row.get("key"): row for row in rows}
     if set(by_key) != {c["key"] for c in current}:
@@ -115,14 +111,16 @@ def active_reviewers() -> list[User]:
 
 
 def _lock_submissions(event: Event, submission_ids) -> list[Submission]:
-    """Lock the event's submitted submissions among the ids, in id order (no deadlocks)."""
+    """Lock the event, then its submitted submissions among the ids, in id order: the order
+    cancelling and saving materials take them (event → registration → submission)."""
+    lock_event(event.id)
     ids = sorted({int(i) for i in submission_ids})
     if not ids:
         return []
     return list(db.session.execute(
         select(Submission).where(Submission.id.in_(ids), Submission.event_id == event.id,
                                  Submission.status == "submitted", submission_in_play())
-        .order_by(Submission.id).with_for_update()
+        .order_by(Submission.id).with_for_update(key_share=True)
         .execution_options(populate_existing=True)).scalars())
 
 
@@ -134,7 +132,6 @@ class AssignResult:
 
 def assign_reviewers(event: Event, submission_ids, reviewer_ids, *, actor: str) -> AssignResult:
     """Assign every ticked submission to every chosen reviewer; an existing pair stays as it is."""
-    begin_write(db.session)
     submissions = _lock_submissions(event, submission_ids)
     if not submissions:
         raise ServiceError("请先勾选要分配的材料。", "submission_ids")
@@ -169,10 +166,10 @@ def assign_reviewers(event: Event, submission_ids, reviewer_ids, *, actor: str) 
 
 def unassign(assignment: ReviewAssignment, *, actor: str) -> None:
     """Take an assignment back; refused once the reviewer has scored it."""
-    begin_write(db.session)
+    lock_event(assignment.submission.event_id)
     assignment = db.session.execute(
-        select(ReviewAssignment).where(ReviewAssignment.id == assignment.id).with_for_update()
-        .execution_options(populate_existing=True)).scalar_one()
+        select(ReviewAssignment).where(ReviewAssignment.id == assignment.id)
+        .with_for_update(key_share=True).execution_options(populate_existing=True)).scalar_one()
     submission = assignment.submission
     reviewer = assignment.reviewer
     if assignment.is_scored:
@@ -201,13 +198,14 @@ def score_locked_reason(submission: Submission) -> str | None:
 def save_scores(assignment: ReviewAssignment, scores: dict, comment: str, *, actor: str,
                 now: datetime) -> ReviewAssignment:
     """Record a reviewer's scores and comment and compute the weighted total."""
-    begin_write(db.session)
+    # event → submission → assignment: the order every other writer takes them in.
+    lock_event(assignment.submission.event_id)
     submission = db.session.execute(
-        select(Submission).where(Submission.id == assignment.submission_id).with_for_update()
-        .execution_options(populate_existing=True)).scalar_one()
+        select(Submission).where(Submission.id == assignment.submission_id)
+        .with_for_update(key_share=True).execution_options(populate_existing=True)).scalar_one()
     assignment = db.session.execute(
-        select(ReviewAssignment).where(ReviewAssignment.id == assignment.id).with_for_update()
-        .execution_options(populate_existing=True)).scalar_one()
+        select(ReviewAssignment).where(ReviewAssignment.id == assignment.id)
+        .with_for_update(key_share=True).execution_options(populate_existing=True)).scalar_one()
     locked = score_locked_reason(submission)
     if locked:
         raise ServiceError(locked)
@@ -246,7 +244,6 @@ def mark_selection(event: Event, submission_ids, selection: str, note: str, *, a
     """Mark each ticked submission 入选 / 未入选 / 待评定 with a note; returns how many changed."""
     if selection not in SELECTIONS:
         raise ServiceError("请选择评定结果。", "selection")
-    begin_write(db.session)
     submissions = _lock_submissions(event, submission_ids)
     if not submissions:
         raise ServiceError("请先勾选要评定的材料。", "submission_ids")
@@ -278,7 +275,6 @@ def set_mark(event: Event, submission_ids, mark: str, value: bool, *, actor: str
         raise ServiceError("未知的标记。")
     if mark not in marks_for(event):
         raise ServiceError(NO_MARKS_FOR_CALL)
-    begin_write(db.session)
     submissions = _lock_submissions(event, submission_ids)
     if not submissions:
         raise ServiceError("请先勾选要标记的材料。", "submission_ids")

@@ -176,7 +176,11 @@ def store_file(data: bytes, kind: str, original_name: str = "") -> StoredFile:
     """Write the bytes under their hash (once) and add the row; the caller holds the write."""
     digest = hashlib.sha256(data).hexdigest()
     target = upload_dir() / digest[:2] / digest
-    if not target.exists():
+    try:
+        # Already there: touch it, since pruning spares files younger than its cutoff and
+        # this one is in use again.
+        os.utime(target)
+    except FileNotFoundError:
         target.parent.mkdir(parents=True, exist_ok=True)
         # Write aside, then rename: another process never sees half a file.
         fd, draft = tempfile.mkstemp(dir=target.parent, prefix=".upload-")

@@ -36,7 +36,7 @@ def _lock_active_admins() -> list[User]:
     begin_write(db.session)
     return list(db.session.scalars(
         select(User).where(User.role == "admin", User.active.is_(True)).order_by(User.id)
-        .with_for_update().execution_options(populate_existing=True)))
+        .with_for_update(key_share=True).execution_options(populate_existing=True)))
 
 
 def update_user(user: User, *, name: str, role: str, active: bool,
@@ -44,7 +44,7 @@ def update_user(user: User, *, name: str, role: str, active: bool,
     """Change a staff account; never demote or disable the last active admin."""
     admins = _lock_active_admins()
     user = db.session.execute(
-        select(User).where(User.id == user.id).with_for_update()
+        select(User).where(User.id == user.id).with_for_update(key_share=True)
         .execution_options(populate_existing=True)).scalar_one()
     if role not in ROLES:
         raise ServiceError("未知的角色。", field="role")

@@ -2,7 +2,7 @@
 
 from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
                    session, url_for)
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..database import utcnow
 from ..extensions import db
@@ -22,6 +22,7 @@ from .public import published_event_or_404
 
 bp = Blueprint("cases", __name__)
 
+CARRIED_FOR_SECONDS = 12 * 3600
 UPLOAD_SALT = "case-upload"
 TEXT_SLOTS = {"text_docx": (frozenset({"docx"}), "Word 版正文"),
               "text_pdf": (frozenset({"pdf"}), "PDF 版正文")}
@@ -49,7 +50,7 @@ class CarriedUploads:
         self.slots = slots
         self.files: dict[str, StoredFile] = {}
         self.refused = False
-        self._serializer = URLSafeSerializer(current_app.secret_key, salt=UPLOAD_SALT)
+        self._serializer = URLSafeTimedSerializer(current_app.secret_key, salt=UPLOAD_SALT)
 
     def take(self, form) -> "CarriedUploads":
         for slot, (allowed, label) in self.slots.items():
@@ -73,7 +74,8 @@ class CarriedUploads:
         if not value:
             return None
         try:
-            file_id = self._serializer.loads(value)
+            # Well within `flask uploads prune`'s day: a kept file never vanishes mid-form.
+            file_id = self._serializer.loads(value, max_age=CARRIED_FOR_SECONDS)
         except BadSignature:
             file_id = None
         stored = db.session.get(StoredFile, file_id) if type(file_id) is int else None

@@ -1,28 +1,90 @@
 """找回私密链接: a unit that lost the e-mail with its private link gets a new one.
 
-The page answers the same whatever was typed, so it tells no one which codes exist or
-which address a code belongs to; the new link goes only to the contact e-mail on record.
+/recover answers every valid form with the same redirect, at once: the lookup, the daily
+limit and the mail with the confirm link all happen after the answer has gone out, so
+neither its words nor its timing tell anyone which codes exist or which address a code
+belongs to. Asking revokes nothing; the confirm link from the mail (/recover/r|c/<signed>)
+shows a page whose button makes the new link, shows it once and mails it.
 """
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from ..database import utcnow
 from ..extensions import db
-from ..forms.recover import RecoverLinkForm
-from ..notifications import send_queued_mail_after
-from ..services.recovery import recover_link
+from ..forms.recover import ConfirmNewLinkForm, RecoverLinkForm
+from ..notifications import deliver_mail, send_queued_mail
+from ..services.recovery import (
+    CONFIRM_MAX_AGE, ConfirmLinkInvalid, confirm_new_link, pending_confirmation, request_link,
+)
 
 bp = Blueprint("recover", __name__)
+
+
+def _request_after_close(app, code: str, email: str):
+    """The work for one /recover form, run once the response is closed (after it was sent)."""
+
+    def work():
+        with app.app_context():
+            try:
+                mail_id = request_link(code, email, now=utcnow())
+                db.session.commit()
+                if mail_id is not None:
+                    deliver_mail([mail_id])  # if this fails, `flask mail send` retries it
+            except Exception:  # no one is waiting for this answer: log it, never raise
+                db.session.rollback()
+                app.logger.exception("recover-link request failed")
+            finally:
+                db.session.remove()
+
+    return work
 
 
 @bp.route("/recover", methods=["GET", "POST"])
 def recover():
     form = RecoverLinkForm()
     if form.validate_on_submit():
-        recover_link(form.code.data, form.email.data, now=utcnow())
-        db.session.commit()
-        # Sent after the answer: a match must not take visibly longer than a miss.
-        return send_queued_mail_after(redirect(url_for(".recover", sent=1)))
+        response = redirect(url_for(".recover", sent=1))
+        response.call_on_close(_request_after_close(
+            current_app._get_current_object(), form.code.data, form.email.data))
+        return response
     sent = request.method == "GET" and request.args.get("sent") == "1"
     return render_template("public/recover.html", form=form, sent=sent,
-                           event_key=request.args.get("event", "")), \
+                           valid_hours=int(CONFIRM_MAX_AGE.total_seconds() // 3600)), \
         422 if request.method == "POST" else 200
+
+
+def _invalid(error: ConfirmLinkInvalid):
+    db.session.rollback()
+    response = current_app.make_response(
+        (render_template("public/recover_invalid.html"), error.status))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/recover/<any(r, c):kind>/<signed>", methods=["GET", "POST"])
+def confirm(kind, signed):
+    form = ConfirmNewLinkForm()
+    try:
+        row = pending_confirmation(signed, kind)
+    except ConfirmLinkInvalid as error:
+        return _invalid(error)
+    if form.validate_on_submit():
+        try:
+            recovered = confirm_new_link(signed, kind, now=utcnow())
+        except ConfirmLinkInvalid as error:  # used by a second click while this one waited
+            return _invalid(error)
+        context = {"row": recovered.row, "event": recovered.event, "link": recovered.link,
+                   "is_registration": kind == "r"}
+        db.session.commit()
+        send_queued_mail()
+        # The new link is on this page only: a reload finds the confirm link used.
+        response = current_app.make_response(render_template("public/recover_done.html",
+                                                             **context))
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    response = current_app.make_response(render_template(
+        "public/recover_confirm.html", form=form, row=row, event=row.event,
+        is_registration=kind == "r"))
+    response.headers["Cache-Control"] = "no-store"
+    if request.method == "POST":  # the form without its CSRF token is refused before this
+        response.status_code = 400
+    return response
