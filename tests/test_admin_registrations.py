@@ -366,6 +366,9 @@ def test_substitute_after_the_deadline_keeps_the_fee_and_records_the_audit(
     [entry] = audit_entries(app, reg.id, "attendee.substituted")
     assert entry.summary.startswith("换人：张三 → 李四")
     assert entry.changes[f"attendee:{reg.attendee_ids[0]}"]["name"] == ["张三", "李四"]
+    # The log says the mobile changed, masked as lists show it; the number itself is not kept.
+    assert entry.changes[f"attendee:{reg.attendee_ids[0]}"]["mobile"][1] == "136****5432"
+    assert "13698765432" not in repr(entry.changes)
     assert "staff@example.cn" in entry.actor
     assert "换人：张三 → 李四" in staff.get(f"/admin/registrations/{reg.id}").text
 

@@ -2,8 +2,13 @@
 from datetime import date, datetime
 from decimal import Decimal
 
+from ..checks import mask_id_number, mask_mobile
 from ..extensions import db
 from ..models import AuditEntry
+
+# Personal numbers are kept in the audit log masked, as every list shows them: the log says
+# that they changed, not what they are.
+MASKED = {"mobile": mask_mobile, "contact_mobile": mask_mobile, "id_number": mask_id_number}
 
 
 def _json_safe(value):
@@ -14,10 +19,16 @@ def _json_safe(value):
     return value
 
 
+def _logged(key: str, value):
+    if value and key in MASKED:
+        return MASKED[key](str(value))
+    return _json_safe(value)
+
+
 def diff(before: dict, after: dict) -> dict:
-    """Return {field: [before, after]} for the fields whose values differ."""
+    """Return {field: [before, after]} for the fields whose values differ (numbers masked)."""
     return {
-        key: [_json_safe(before.get(key)), _json_safe(after.get(key))]
+        key: [_logged(key, before.get(key)), _logged(key, after.get(key))]
         for key in sorted(set(before) | set(after))
         if before.get(key) != after.get(key)
     }

@@ -6,6 +6,7 @@ from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import EmailField, PasswordField
+from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms.validators import InputRequired
 
 from ...database import begin_write, utcnow
@@ -13,6 +14,9 @@ from ...extensions import db, login_manager
 from ...models import User
 
 bp = Blueprint("admin_auth", __name__, url_prefix="/admin")
+
+SIGN_IN_FAILED = "邮箱或密码不正确。连续输错 5 次，账号将暂停登录 15 分钟。"
+_NO_ACCOUNT_HASH = generate_password_hash("no account has this password")
 
 
 @login_manager.user_loader
@@ -45,14 +49,17 @@ def login():
         begin_write(db.session)
         user = db.session.scalar(
             select(User).where(func.lower(User.email) == form.email.data.strip().lower()))
-        if user is not None and user.is_locked(now):
-            flash("登录失败次数过多，该账号已暂时锁定，请 15 分钟后再试。", "error")
-            return render_template("admin/login.html", form=form), 429
-        if user is None or not user.active or not user.check_password(form.password.data):
-            if user is not None:
+        # One answer for an unknown address, a wrong password, a disabled or a locked account
+        # (and a password hash checked in every case), so the page tells no one which
+        # addresses have accounts.
+        if user is None:
+            check_password_hash(_NO_ACCOUNT_HASH, form.password.data)
+        password_ok = user is not None and user.check_password(form.password.data)
+        if user is None or not user.active or user.is_locked(now) or not password_ok:
+            if user is not None and not password_ok:
                 user.record_failed_login(now)
                 db.session.commit()
-            flash("邮箱或密码不正确。", "error")
+            flash(SIGN_IN_FAILED, "error")
             return render_template("admin/login.html", form=form), 401
         user.record_login(now)
         db.session.commit()
