@@ -19,11 +19,12 @@ import argparse
 import json
 import random
 import sys
-import time
 from io import BytesIO
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from timing import best_time  # noqa: E402  (bench/, the folder of this script)
 
 from reportlab.lib.pagesizes import A4  # noqa: E402
 from reportlab.lib.units import mm  # noqa: E402
@@ -109,17 +110,6 @@ def render_plain_reportlab(booklet: bk.Booklet) -> bytes:
                       rightMargin=bk.MARGIN_RIGHT_MM * mm, topMargin=bk.MARGIN_TOP_MM * mm,
                       bottomMargin=bk.MARGIN_BOTTOM_MM * mm).build(story)
     return buffer.getvalue()
-
-
-def best_time(render, booklet, repeat: int) -> tuple[float, float, bytes]:
-    best_cpu = best_wall = float("inf")
-    pdf = b""
-    for _ in range(repeat):
-        cpu, wall = time.process_time(), time.perf_counter()
-        pdf = render(booklet)
-        best_cpu = min(best_cpu, time.process_time() - cpu)
-        best_wall = min(best_wall, time.perf_counter() - wall)
-    return best_cpu, best_wall, pdf
 
 
 def page_count(pdf: bytes) -> int:

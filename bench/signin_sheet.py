@@ -22,12 +22,13 @@ import argparse
 import json
 import random
 import sys
-import time
 from datetime import date
 from io import BytesIO
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from timing import best_time  # noqa: E402  (bench/, the folder of this script)
 
 from reportlab.lib.pagesizes import A4  # noqa: E402
 from reportlab.lib.units import mm  # noqa: E402
@@ -102,18 +103,6 @@ def render_plain_reportlab(attendees: list[ListedAttendee]) -> bytes:
                             bottomMargin=layout.PAGE_MARGIN_BOTTOM_MM * mm)
     doc.build([table])
     return buffer.getvalue()
-
-
-def best_time(render, attendees, repeat: int) -> tuple[float, float, bytes]:
-    """Best CPU seconds and best wall-clock seconds over `repeat` runs, and the PDF."""
-    best_cpu = best_wall = float("inf")
-    pdf = b""
-    for _ in range(repeat):
-        cpu, wall = time.process_time(), time.perf_counter()
-        pdf = render(attendees)
-        best_cpu = min(best_cpu, time.process_time() - cpu)
-        best_wall = min(best_wall, time.perf_counter() - wall)
-    return best_cpu, best_wall, pdf
 
 
 def accelerated() -> bool:

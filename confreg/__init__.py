@@ -44,7 +44,7 @@ def create_app(config_object: str | object = "config.Config", **overrides) -> Fl
     from .views.admin import printing as admin_print
     from .views.admin import audit as admin_audit, users as admin_users
     from .views.admin import members as admin_members
-    from .views import cases, manage_materials, unit_certificates  # noqa: F401
+    from .views import cases, unit_certificates
     from .views.admin import attendance as admin_attendance, booklet as admin_booklet
     from .views.admin import certificates as admin_certificates
     from .views.admin import materials as admin_materials, review as admin_review

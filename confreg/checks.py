@@ -118,6 +118,28 @@ def normalize_unit_name(value: str) -> str:
     return name.translate(_UNIT_NAME_PUNCTUATION).upper()
 
 
+# C0 control characters other than tab and newlines, DEL, and the non-characters U+FFFE/FFFF:
+# PostgreSQL refuses NUL in text, XML (so python-docx) refuses the rest, and none of them
+# belongs in a name, an address or a material's text.
+CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+
+
+def strip_control_chars(text: str) -> str:
+    """The text without control characters (tab and newlines are kept)."""
+    return CONTROL_CHARS.sub("", text)
+
+
+_TITLE_DROP = re.compile(r"[\s《》〈〉“”‘’\"'「」『』]")
+
+
+def normalize_title(title: str) -> str:
+    """A title reduced to what identifies it: no spaces, punctuation or book-title marks
+    (one material or case sent twice; a Word file's first line repeating its title)."""
+    text = _TITLE_DROP.sub("", unicodedata.normalize("NFKC", title or ""))
+    return "".join(ch for ch in text if not unicodedata.category(ch).startswith(("P", "S", "Z"))
+                   ).upper()
+
+
 REGISTRATION_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 

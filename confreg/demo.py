@@ -135,7 +135,7 @@ def demo_case_token(event: Event, number: int) -> str:
 def add_demo_case(event: Event, spec: dict, number: int) -> Submission:
     """Add one demo case with its Word text, a PDF copy, photos and a sealed form."""
     from .models.registrations import hash_token
-    from .services.cases import normalize_title
+    from .checks import normalize_title
     from .services.submissions import add_version, new_submission_code
     from .services.uploads import store_file
 

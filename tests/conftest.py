@@ -295,6 +295,36 @@ def smtp_down(app):
         state.server, state.port = saved
 
 
+
+# --- many writers at once ---------------------------------------------------------------
+
+def run_at_once(app, jobs: list, *, timeout: float = 60) -> list:
+    """Run every job() at the same moment, each in its own thread, app context and session,
+    begun as a reader as a request is; return what each returned, or the exception it raised
+    (every failure is a finding). The barrier comes before any connection is taken: the pool
+    may be smaller than the number of jobs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from confreg.database import write_intent
+
+    barrier = threading.Barrier(len(jobs), timeout=timeout)
+
+    def one(job):
+        with app.app_context(), write_intent(False):
+            try:
+                barrier.wait()
+                result = job()
+                db.session.commit()
+                return result
+            except Exception as exc:  # noqa: BLE001
+                db.session.rollback()
+                return exc
+            finally:
+                db.session.remove()
+
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        return list(pool.map(one, jobs))
+
 # --- a live HTTP server ----------------------------------------------------------------
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from confreg.extensions import db
 from confreg.models import (AuditEntry, Event, EventContact, OutboundMail, StoredFile, Submission,
                             SubmissionAttachment, SubmissionVersion)
 from confreg.pdf.layout import FONT, register_fonts
-from confreg.services.cases import normalize_title
+from confreg.checks import normalize_title
 from confreg.timeutil import china_today
 from tests.conftest import csrf_token_from, form_values
 

@@ -7,9 +7,7 @@ single issues at once (one subject each), eight bulk generations of the same eve
 kind at once, and ten single issues of one subject at once.  The bulk race is then run
 with the counter lock removed, as a control: the checks must catch it.
 """
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import event as event_api
 from sqlalchemy import func, select
@@ -17,12 +15,12 @@ from sqlalchemy import func, select
 import confreg.database
 import confreg.services.certificates as certificates
 import confreg.services.finance as finance
-from confreg.database import write_intent
 from confreg.extensions import db
 from confreg.models import Certificate, DocumentCounter, Event
 from confreg.services import ServiceError
 from confreg.services.certificates import counter_kind, issue_certificate, issue_certificates
 from tests.conftest import make_event
+from tests.conftest import run_at_once as run_together
 from tests.test_certificates import add_submission
 
 SUBJECTS = 30
@@ -41,25 +39,9 @@ def event_with_selected_materials(count: int) -> tuple[int, list[str]]:
 
 
 def run_at_once(app, event_id: int, jobs: list) -> list:
-    """Run every job(event) in its own thread, app context and session, all at once."""
-    barrier = threading.Barrier(len(jobs), timeout=BARRIER_TIMEOUT)
-
-    def one(job):
-        with app.app_context(), write_intent(False):  # begin as a reader, as a request does
-            try:
-                barrier.wait()
-                event = db.session.get(Event, event_id)
-                result = job(event)
-                db.session.commit()
-                return result
-            except Exception as exc:  # noqa: BLE001 (every failure is a finding)
-                db.session.rollback()
-                return exc
-            finally:
-                db.session.remove()
-
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        return list(pool.map(one, jobs))
+    """Run every job(event) at once, each with the event loaded in its own session."""
+    return run_together(app, [lambda job=job: job(db.session.get(Event, event_id))
+                              for job in jobs], timeout=BARRIER_TIMEOUT)
 
 
 def numbering_problems(event_id: int, count: int, results: list,

@@ -24,8 +24,7 @@ from confreg.templating import thousands
 from confreg.timeutil import china_today
 from tests.conftest import csrf_token_from, docx_bytes, form_values, make_event
 from tests.test_admin_registrations import flashed, new_event, post_action, register
-from tests.test_cases import (field_error, image_file, new_call, pdf_file, submitted, upload,
-                              word_file)
+from tests.test_cases import image_file, new_call, pdf_file, submitted, upload, word_file
 from tests.test_materials import WORD, material, text_of
 from tests.test_materials import upload as upload_material
 from tests.test_review import add_submission, assign, in_app, score

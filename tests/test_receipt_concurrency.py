@@ -6,9 +6,7 @@ are issued their receipts at the same moment, each thread with its own app conte
 session, starting as a reader like a request does.  The same race is then run with the
 counter lock removed, as a control: the checks must catch it, so a pass means something.
 """
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 from sqlalchemy import event as event_api
@@ -17,7 +15,7 @@ from sqlalchemy import select
 import confreg.database
 import confreg.services.finance as finance
 import confreg.services.registrations as registrations
-from confreg.database import utcnow, write_intent
+from confreg.database import utcnow
 from confreg.extensions import db
 from confreg.models import DocumentCounter, Payment, Receipt, Registration
 from confreg.services import ServiceError
@@ -25,6 +23,7 @@ from confreg.services.finance import PaymentDetails, issue_receipt, record_payme
 from confreg.services.registrations import AttendeeDetails, UnitDetails, register_unit
 from confreg.timeutil import china_today
 from tests.conftest import make_event
+from tests.conftest import run_at_once as run_together
 
 ISSUES = 50
 BARRIER_TIMEOUT = 60
@@ -54,25 +53,9 @@ def paid_registrations(count: int) -> list[int]:
 
 
 def run_at_once(app, ids: list[int], work) -> list:
-    """Run work(registration) for every id in its own thread, app context and session."""
-    barrier = threading.Barrier(len(ids), timeout=BARRIER_TIMEOUT)
-
-    def one(registration_id: int):
-        with app.app_context(), write_intent(False):  # begin as a reader, as a request does
-            try:
-                barrier.wait()  # before taking a connection: the pool is smaller than 50
-                registration = db.session.get(Registration, registration_id)
-                result = work(registration)
-                db.session.commit()
-                return result
-            except Exception as exc:  # noqa: BLE001 (every failure is a finding)
-                db.session.rollback()
-                return exc
-            finally:
-                db.session.remove()
-
-    with ThreadPoolExecutor(max_workers=len(ids)) as pool:
-        return list(pool.map(one, ids))
+    """Run work(registration) for every id at once, each loaded in its own session."""
+    return run_together(app, [lambda i=i: work(db.session.get(Registration, i)) for i in ids],
+                        timeout=BARRIER_TIMEOUT)
 
 
 def numbering_problems(results: list, count: int) -> list[str]:

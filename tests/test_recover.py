@@ -14,10 +14,7 @@ from sqlalchemy import select
 
 from confreg.extensions import db
 from confreg.models import AuditEntry, OutboundMail, Registration, Submission
-from confreg.notifications import deliver_mail
 from confreg.services.recovery import confirmation_token
-from confreg.services.reminders import send_reminders
-from confreg.timeutil import china_today
 from tests.conftest import csrf_token_from, post_form
 from tests.test_cases import new_call, submitted
 from tests.test_registration_views import new_event, register_via_form

@@ -9,7 +9,7 @@ from wtforms.validators import Email, InputRequired, Length, Optional, Validatio
 
 from ..checks import (CREDIT_CODE_ALPHABET, ETHNIC_GROUPS, PROVINCES, credit_code_is_valid,
                       id_number_is_valid, is_mainland_mobile, normalize_credit_code,
-                      normalize_mobile)
+                      normalize_mobile, strip_control_chars)
 from ..timeutil import format_month_day_cn
 from .registration_rows import posted_row_count
 from ..models.registrations import (ACCOMMODATIONS, DIETS, GENDERS, INVOICE_TYPES,
@@ -32,14 +32,9 @@ def person_name(form, field):
         raise ValidationError("姓名中不能有数字。")
 
 
-# C0 control characters other than tab and newlines: PostgreSQL refuses NUL in text,
-# and none of them belongs in a name or an address.
-CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
 def clean_text(value):
     """Strip surrounding spaces and control characters from submitted text."""
-    return CONTROL_CHARS.sub("", value).strip() if isinstance(value, str) else value
+    return strip_control_chars(value).strip() if isinstance(value, str) else value
 
 
 class FormMeta:

@@ -38,6 +38,7 @@ from reportlab.platypus import (BaseDocTemplate, Flowable, Frame, NextPageTempla
                                 PageBreak, PageTemplate, Paragraph, Spacer)
 from reportlab.platypus.tableofcontents import TableOfContents, drawPageNumbers
 
+from confreg.checks import normalize_title, strip_control_chars
 from confreg.pdf.layout import (ACCENT, FONT, INK, MUTED, RULE, SMALL_SIZE, _fit_text, markup,
                                 register_fonts, table_style)
 
@@ -319,7 +320,6 @@ def _toc_line(material: BookletMaterial) -> str:
 
 
 
-XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 # --- The material's own title -------------------------------------------------------------
@@ -327,29 +327,23 @@ XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # it), which the booklet has just printed as the material's heading.  Those leading
 # paragraphs are left out when they say the same, compared without spaces and punctuation.
 
-_NOT_WORDS = re.compile(r"[\W_]+")
 # What may stand beside the unit or authors on a byline: "作者：" "执笔人：" "供稿：" …
 _BYLINE_WORDS = re.compile("作者|执笔人?|撰稿人?|供稿单位|供稿|报送单位|申报单位|单位|联系人")
 # A byline is short; a longer paragraph is text even if it names the unit.
 _BYLINE_MAX_CHARS = 80
 
 
-def _normalised(text: str) -> str:
-    """Text without spaces, punctuation (《》“”…) or symbols, for comparing titles."""
-    return _NOT_WORDS.sub("", text).casefold()
-
-
 def _is_byline(text: str, material: BookletMaterial) -> bool:
     """A line that is just the unit's name and/or the authors' names."""
-    line = _normalised(text)
+    line = normalize_title(text)
     if not line or len(text) > _BYLINE_MAX_CHARS:
         return False
-    names = [_normalised(material.unit)]
-    names += [_normalised(name) for name in re.split(r"[、，,；;/\s]+", material.authors or "")]
-    names.append(_normalised(material.authors or ""))
+    names = [normalize_title(material.unit)]
+    names += [normalize_title(name) for name in re.split(r"[、，,；;/\s]+", material.authors or "")]
+    names.append(normalize_title(material.authors or ""))
     for name in sorted((n for n in names if n), key=len, reverse=True):
         line = line.replace(name, "")
-    return _normalised(_BYLINE_WORDS.sub("", line)) == ""
+    return normalize_title(_BYLINE_WORDS.sub("", line)) == ""
 
 
 def body_paragraphs(material: BookletMaterial, paragraphs: Sequence | None = None) -> list:
@@ -365,14 +359,14 @@ def body_paragraphs(material: BookletMaterial, paragraphs: Sequence | None = Non
     start = 0
     while start < len(items) and not text_of(items[start]):
         start += 1
-    title = _normalised(material.title)
+    title = normalize_title(material.title)
     if not title or start >= len(items):
         return items
-    first = _normalised(text_of(items[start]))
+    first = normalize_title(text_of(items[start]))
     if first == title:
         start += 1
     elif first and title.startswith(first) and start + 1 < len(items) \
-            and first + _normalised(text_of(items[start + 1])) == title:
+            and first + normalize_title(text_of(items[start + 1])) == title:
         start += 2  # the title over two lines: main title, then its subtitle
     else:
         return items
@@ -380,11 +374,6 @@ def body_paragraphs(material: BookletMaterial, paragraphs: Sequence | None = Non
                                   or _is_byline(text_of(items[start]), material)):
         start += 1
     return items[start:]
-
-
-def _xml_safe(text: str) -> str:
-    """Text Word's XML can hold (texts stored before extraction dropped control characters)."""
-    return XML_INVALID.sub("", text)
 
 
 def _original_pages(data: bytes | None) -> list[tuple[float, float]] | None:
@@ -723,7 +712,7 @@ def render_booklet_docx(booklet: Booklet) -> bytes:
                 centred(line, 11, color=None if line is material.unit else muted)
         if material.kind == "pdf":
             centred(PDF_IN_DOCX_NOTE, 10, color=muted, space_before=6)
-            texts = [_xml_safe(text) for text in _pdf_text_paragraphs(material)]
+            texts = [strip_control_chars(text) for text in _pdf_text_paragraphs(material)]
             for text in texts:
                 body(text)
             if not texts:
@@ -731,7 +720,7 @@ def render_booklet_docx(booklet: Booklet) -> bytes:
             continue
         written = 0
         for paragraph in body_paragraphs(material):
-            text = _xml_safe(paragraph.get("text") or "").strip()
+            text = strip_control_chars(paragraph.get("text") or "").strip()
             if not text:
                 continue
             written += 1

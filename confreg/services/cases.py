@@ -6,16 +6,15 @@ application form bearing the unit's seal (a non-member unit adds an expert's sig
 recommendation, or has the form sealed by its recommending body). A case sent to an
 earlier year's call is not taken again.
 """
-import re
 import secrets
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
-from ..checks import normalize_credit_code, normalize_mobile, normalize_unit_name
+from ..checks import (normalize_credit_code, normalize_mobile, normalize_title,
+                      normalize_unit_name)
 from ..database import begin_write
 from ..extensions import db
 from ..models import Event, StoredFile, Submission, SubmissionAttachment
@@ -66,16 +65,6 @@ class DuplicateCase(ServiceError):
     def __init__(self, submission: Submission):
         super().__init__(f"此申报已经提交成功（编号 {submission.code}），请勿重复提交。")
         self.submission = submission
-
-
-_TITLE_DROP = re.compile(r"[\s《》〈〉“”‘’\"'「」『』]")
-
-
-def normalize_title(title: str) -> str:
-    """A title reduced to what identifies it: no spaces, punctuation or book-title marks."""
-    text = _TITLE_DROP.sub("", unicodedata.normalize("NFKC", title or ""))
-    return "".join(ch for ch in text if not unicodedata.category(ch).startswith(("P", "S", "Z"))
-                   ).upper()
 
 
 def keep_upload(storage: FileStorage, *, allowed: frozenset, field: str, label: str) -> StoredFile:

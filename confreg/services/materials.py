@@ -13,7 +13,7 @@ from sqlalchemy import and_, exists, false, select
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import FileStorage
 
-from ..checks import normalize_unit_name
+from ..checks import normalize_title, normalize_unit_name
 from ..database import utcnow
 from ..extensions import db
 from ..models import Registration, Submission
@@ -51,11 +51,6 @@ class MaterialSaved:
     created: bool
     changed: list[str]  # labels of the details that changed
     warning: str  # over the character limit, in words; "" when within it
-
-
-def title_key(title: str) -> str:
-    """A title reduced for spotting the same material sent twice (spaces, punctuation, case)."""
-    return normalize_unit_name(title or "")[:200]
 
 
 def material_of(registration: Registration) -> Submission | None:
@@ -152,7 +147,7 @@ def save_material(registration: Registration, details: MaterialDetails,
             city=registration.city, contact_name=registration.contact_name,
             contact_mobile=registration.contact_mobile,
             contact_email=registration.contact_email, member_unit_id=registration.member_unit_id,
-            title=values["title"], title_key=title_key(values["title"]),
+            title=values["title"], title_key=normalize_title(values["title"]),
             authors=values["authors"], author_unit=values["author_unit"],
             abstract=values["abstract"],
         )
@@ -163,7 +158,7 @@ def save_material(registration: Registration, details: MaterialDetails,
     changes = diff(before, values)
     for name, value in values.items():
         setattr(submission, name, value)
-    submission.title_key = title_key(values["title"])
+    submission.title_key = normalize_title(values["title"])
     submission.updated_at = utcnow()
     db.session.flush()
 

@@ -21,6 +21,7 @@ from flask import current_app
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
+from ..checks import strip_control_chars
 from ..database import begin_write, utcnow
 from ..extensions import db
 from ..models import StoredFile, SubmissionAttachment, SubmissionVersion
@@ -42,8 +43,6 @@ MAX_DOCUMENT_XML_BYTES = 8 * 1024 * 1024
 MAX_TEXT_CHARS = 300_000
 # A PDF page larger than this (in points, ~3.5 m) or of no size is not a document page.
 MAX_PDF_PAGE_POINTS = 10_000
-# Characters XML (and so python-docx and the JSON the pages render) cannot carry.
-XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
 HEADING_STYLE = re.compile(r"^(?:heading|标题)\s*(\d)$", re.IGNORECASE)
 
@@ -188,7 +187,7 @@ def store_file(data: bytes, kind: str, original_name: str = "") -> StoredFile:
             out.write(data)
         os.replace(draft, target)
     # The name is shown and sent back in headers: no control characters, no folders.
-    name = XML_INVALID.sub("", re.sub(r"[\r\n\t]", " ", original_name or ""))
+    name = strip_control_chars(re.sub(r"[\r\n\t]", " ", original_name or ""))
     name = re.split(r"[\\/]", name)[-1].strip()
     stored = StoredFile(sha256=digest, size=len(data), kind=kind, original_name=name[-200:])
     db.session.add(stored)
@@ -267,7 +266,7 @@ def _bounded(paragraphs: list[dict]) -> list[dict]:
     """Drop characters XML cannot carry; stop at MAX_TEXT_CHARS, saying so."""
     kept, total = [], 0
     for block in paragraphs:
-        text = XML_INVALID.sub("", block["text"])
+        text = strip_control_chars(block["text"])
         if total + len(text) > MAX_TEXT_CHARS:
             kept.append({"kind": "p", "text": "（正文过长，以下从略，请阅读原文件。）"})
             break
