@@ -5,11 +5,13 @@ BIN := $(VENV)/bin
 export FLASK_APP := wsgi.py
 # make test DB=postgres runs the suite on PostgreSQL instead of SQLite.
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+# On PostgreSQL the worker's queue is in Redis, as in the scale-out set-up (db 15: the tests').
+REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 ifeq ($(DB),postgres)
-TEST_ENV := TEST_DATABASE_URL=$(PG_URL)
+TEST_ENV := TEST_DATABASE_URL=$(PG_URL) TEST_WORKER_BROKER_URL=$(REDIS_TEST_URL)
 endif
 
-.PHONY: run test test-all bench system-deps clean-db
+.PHONY: run test test-scale test-all bench system-deps clean-db
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,7 +30,11 @@ run: $(BIN)/.installed instance
 	$(BIN)/flask db upgrade
 	$(BIN)/flask demo load
 	@echo "邮件不外发：请在 http://127.0.0.1:5000/outbox/ 或 instance/outbox/*.eml 查看。"
-	MAIL_OUTBOX_DIR=$(CURDIR)/instance/outbox $(BIN)/flask run --host 127.0.0.1 --port 5000
+	@echo "后台任务进程（邮件、定时提醒、材料汇编等长任务）随网站一同启动，Ctrl-C 一并停止。"
+	export MAIL_OUTBOX_DIR=$(CURDIR)/instance/outbox; \
+	$(BIN)/flask worker & worker=$$!; \
+	trap 'kill -INT $$worker 2>/dev/null; wait $$worker' EXIT; \
+	$(BIN)/flask run --host 127.0.0.1 --port 5000
 
 # Debian packages the tests use: Chromium for the browser tests, poppler-utils for pdftotext.
 system-deps:
@@ -39,6 +45,10 @@ system-deps:
 
 test: $(BIN)/.dev-installed system-deps
 	$(TEST_ENV) $(BIN)/pytest -q $(PYTEST_ARGS)
+
+# The heavy fault tests (tests/scale/): processes killed mid-burst, PostgreSQL restarted.
+test-scale: $(BIN)/.dev-installed system-deps
+	$(TEST_ENV) $(BIN)/pytest -q -m scale tests/scale $(PYTEST_ARGS)
 
 bench: $(BIN)/.dev-installed
 	$(BIN)/python bench/register.py

@@ -1,6 +1,7 @@
 """confreg: registration for the association's meetings, courses and calls."""
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .database import configure_engine, guard_sqlite_writes
 from .extensions import csrf, db, login_manager, mail, migrate
@@ -11,6 +12,9 @@ def create_app(config_object: str | object = "config.Config", **overrides) -> Fl
     app = Flask(__name__, template_folder="../templates", instance_relative_config=False)
     app.config.from_object(config_object)
     app.config.update(overrides)
+    if app.config.get("PRODUCTION"):
+        _refuse_unsafe_production(app.config)
+    _trust_configured_proxies(app)
     from .views import RowIdConverter
 
     app.url_map.converters["int"] = RowIdConverter
@@ -24,9 +28,12 @@ def create_app(config_object: str | object = "config.Config", **overrides) -> Fl
     with app.app_context():
         configure_engine(db.engine)
     guard_sqlite_writes(db.session)
-    from .notifications import forget_queued_mail_on_rollback
+    from .worker import dispatch_on_commit, init_worker
 
-    forget_queued_mail_on_rollback(db.session)
+    dispatch_on_commit(db.session)
+    init_worker(app)
+    from .ops import init_ops
+    init_ops(app)  # /healthz, request ids and the access log, the 503 page
 
     from . import models  # noqa: F401  (register the tables with the metadata)
     from .views import manage, outbox, public
@@ -48,16 +55,17 @@ def create_app(config_object: str | object = "config.Config", **overrides) -> Fl
     from .views.admin import attendance as admin_attendance, booklet as admin_booklet
     from .views.admin import certificates as admin_certificates
     from .views.admin import materials as admin_materials, review as admin_review
+    from .views.admin import jobs as admin_jobs, system as admin_system
     from .views.admin.menu import admin_menu, event_menu
 
     for module in (admin_auth, admin_events, admin_registrations, admin_dashboard, admin_reminders,
                    admin_members, admin_finance, unit_receipts, admin_print, admin_users, admin_audit,
                    cases, unit_certificates, admin_materials, admin_review, admin_booklet,
-                   admin_certificates, admin_attendance):
+                   admin_certificates, admin_attendance, admin_jobs, admin_system):
         app.register_blueprint(module.bp)
     app.add_template_global(admin_menu)
     app.add_template_global(event_menu)
-    if app.config.get("MAIL_OUTBOX_DIR"):
+    if app.config.get("MAIL_OUTBOX_DIR") and not app.config.get("PRODUCTION"):
         app.register_blueprint(outbox.bp)
 
     from .cli import register_commands
@@ -70,12 +78,51 @@ def create_app(config_object: str | object = "config.Config", **overrides) -> Fl
     return app
 
 
+# Only the app's own files: no inline script, style="…" or on…= handler runs (templates/
+# keep none, tests/test_proxy_security.py checks), so injected markup cannot run either.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+STRICT_TRANSPORT_SECURITY = "max-age=31536000; includeSubDomains"
+
+
 def _security_headers(response):
     # setdefault: the private pages set their own stricter Referrer-Policy.
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    # Pages only: Chrome shows a PDF through an <embed> that object-src 'none' would block
+    # (crbug.com/271452), and images and downloads run nothing.
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    if request.is_secure:  # https as the client sees it: behind a proxy, only via ProxyFix
+        response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
     return response
+
+
+def _refuse_unsafe_production(config) -> None:
+    """Refuse to start production without its secrets, or with the dev outbox switched on."""
+    missing = [name for name, key in (("SECRET_KEY", "SECRET_KEY"),
+                                      ("DATABASE_URL", "SQLALCHEMY_DATABASE_URI"))
+               if not config.get(key)]
+    if missing:
+        raise RuntimeError(f"production configuration: set {' and '.join(missing)} "
+                           "in the environment")
+    if config.get("MAIL_OUTBOX_DIR"):
+        # The outbox shows every private link; in production mail goes by SMTP only.
+        raise RuntimeError("production configuration: MAIL_OUTBOX_DIR must not be set "
+                           "(the dev outbox is for `make run` only)")
+
+
+def _trust_configured_proxies(app: Flask) -> None:
+    """Believe X-Forwarded-* from as many proxies as configured; by default from none."""
+    hops = {name: int(app.config.get(f"PROXY_FIX_X_{name.upper()}") or 0)
+            for name in ("for", "proto", "host")}
+    if any(hops.values()):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops["for"], x_proto=hops["proto"],
+                                x_host=hops["host"], x_port=0, x_prefix=0)
 
 
 def _project_dir():

@@ -57,11 +57,43 @@ def register_commands(app: Flask) -> None:
 
     @mail.command("send")
     def mail_send():
-        """Send queued mail that is due (run from cron every minute)."""
+        """Send queued mail that is due now (the worker's sweep does this every minute)."""
         from .notifications import deliver_mail
 
         sent = deliver_mail()
         click.echo(f"sent {sent}")
+
+    @app.cli.command("worker")
+    @click.option("--workers", "-w", default=2, show_default=True, type=click.IntRange(1, 64),
+                  help="Worker threads in this process.")
+    @click.option("--no-periodic", is_flag=True,
+                  help="Do not run the scheduler (every worker but one, in the scale-out set-up).")
+    @click.option("--verbose", "-v", is_flag=True, help="Log every task run (huey at INFO).")
+    def worker(workers, no_periodic, verbose):
+        """Run the background worker: mail, periodic jobs and long jobs (huey's consumer)."""
+        import logging
+
+        from .worker import Heartbeat
+
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        # Two periodic tasks a minute would be 2,880 lines a day: huey says only what failed.
+        logging.getLogger("huey").setLevel(logging.INFO if verbose else logging.WARNING)
+        queue = app.extensions["worker"]
+        consumer = queue.consumer(workers=workers, periodic=not no_periodic)
+        heartbeat = Heartbeat(app, threads=workers, periodic=not no_periodic)
+        heartbeat.start()
+        if not no_periodic:
+            # Back after a crash or a deploy: send what is due and rerun dead jobs at once,
+            # not at the next minute of the scheduler.
+            queue.enqueue("sweep_mail")
+            queue.enqueue("recover_stalled_jobs")
+        click.echo(f"worker: {workers} thread(s), queue {queue.url.split('@')[-1]}"
+                   f"{'' if no_periodic else ', scheduler on'}")
+        try:
+            consumer.run()  # until SIGTERM/SIGINT; huey finishes the running tasks first
+        finally:
+            heartbeat.stop()
 
     @app.cli.group()
     def uploads():

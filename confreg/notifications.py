@@ -1,9 +1,10 @@
 """Every e-mail the system sends, composed in one place.
 
 Mail is queued as an OutboundMail row in the same transaction as the change that
-causes it, and sent by the same request right after the commit: a rollback sends
-nothing and an SMTP outage loses nothing (the row waits and is retried with
-back-off by `flask mail send`, run from cron every minute).
+causes it; when that transaction commits, the ids are handed to the background worker
+(confreg/worker.py), which sends them. A rollback sends nothing, an SMTP outage loses
+nothing (the row waits and the worker's sweep retries it with back-off), and no request
+waits for a mail server.
 """
 import re
 import smtplib
@@ -11,19 +12,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from flask import current_app, g, has_app_context, has_request_context, render_template
+from flask import current_app, render_template
 import flask_mail
 from flask_mail import Message
-from sqlalchemy import event, or_, select, update
+from sqlalchemy import or_, select, update
 
 from .database import begin_write, utcnow, write_intent
 from .extensions import db
 from .models import OutboundMail
+from .worker import enqueue_after_commit
 
 RETRY_DELAYS = [timedelta(minutes=m) for m in (1, 5, 15, 60, 180, 360, 720)]
-# A claimed row whose sender died is retried after this long.
-SENDING_LEASE = timedelta(minutes=10)
+# A claimed row whose sender died is retried after MAIL_SENDING_LEASE_SECONDS.
 
 
 def private_link(token: str) -> str:
@@ -39,24 +41,18 @@ def case_link(token: str) -> str:
 def queue_mail(kind: str, to_addr: str, *, context: dict, registration=None) -> OutboundMail:
     """Compose mail from templates/email/<kind>/ and queue it in the current transaction.
 
-    Inside a request the row is leased to that request (status "sending"), which sends it
-    right after the commit; if the request dies first, the lease runs out and cron sends it.
+    The worker sends it once the transaction commits; a rollback forgets it.
     """
     context = {**context, "private_link": private_link}
     subject = render_template(f"email/{kind}/subject.txt", **context).strip()
     body = render_template(f"email/{kind}/body.txt", **context)
     now = utcnow()
-    in_request = has_request_context()
     message = OutboundMail(kind=kind, to_addr=to_addr, subject=subject, body_text=body,
                            registration_id=registration.id if registration else None,
-                           status="sending" if in_request else "pending",
-                           attempts=1 if in_request else 0, created_at=now,
-                           next_attempt_at=now + SENDING_LEASE if in_request else now)
+                           status="pending", attempts=0, created_at=now, next_attempt_at=now)
     db.session.add(message)
     db.session.flush()
-    if in_request:
-        g.setdefault("queued_mail", []).append(
-            _Envelope(message.id, kind, to_addr, subject, body))
+    enqueue_after_commit("send_mail", message.id)
     return message
 
 
@@ -77,8 +73,11 @@ def _claim(mail_id: int, now: datetime) -> _Envelope | None:
         .where(OutboundMail.id == mail_id,
                OutboundMail.status.in_(("pending", "sending")),
                OutboundMail.next_attempt_at <= now)
+        # The lease runs from this moment, not from the start of a long sweep (`now`):
+        # else a mail claimed late in a sweep would be free again while it is being sent.
         .values(status="sending", attempts=OutboundMail.attempts + 1,
-                next_attempt_at=now + SENDING_LEASE)
+                next_attempt_at=max(now, utcnow()) + timedelta(
+                    seconds=current_app.config["MAIL_SENDING_LEASE_SECONDS"]))
     ).rowcount
     envelope = None
     if claimed:
@@ -101,18 +100,34 @@ class _Message(Message):
         return message
 
 
-def _transmit(envelope: _Envelope) -> None:
+def message_id(mail_id: int) -> str:
+    """The Message-ID of an outbox row."""
+    host = urlsplit(current_app.config["BASE_URL"]).hostname or "confreg.local"
+    return f"<outbox-{mail_id}@{host}>"
+
+
+def _transmit(envelope: _Envelope, accepted=None) -> None:
+    """Hand the mail to the server; `accepted()` runs as soon as the server has taken it
+    (its "250" to DATA), before the goodbye: the smaller the gap between the server taking
+    a mail and the outbox recording it, the rarer a resend after a worker is killed."""
     message = _Message(subject=envelope.subject, recipients=[envelope.to_addr],
                        body=envelope.body_text, sender=current_app.config["MAIL_DEFAULT_SENDER"])
+    # One Message-ID per outbox row: a mail re-sent after a worker died mid-send (between
+    # the server's "250 OK" and recording it) is the same message to the recipient's client.
+    message.msgId = message_id(envelope.id)
     outbox = current_app.config.get("MAIL_OUTBOX_DIR")
     if outbox:
         folder = Path(outbox)
         folder.mkdir(parents=True, exist_ok=True)
         stamp = utcnow().strftime("%Y%m%d-%H%M%S")
         (folder / f"{stamp}-{envelope.id:06d}-{envelope.kind}.eml").write_bytes(message.as_bytes())
+        if accepted is not None:
+            accepted()
     else:
         with _TimedConnection(current_app.extensions["mail"]) as connection:
             message.send(connection)
+            if accepted is not None:
+                accepted()
 
 
 class _TimedConnection(flask_mail.Connection):
@@ -142,6 +157,9 @@ def redact_private_links(text: str) -> str:
 def _record_result(mail_id: int, error: Exception | None, now: datetime) -> None:
     begin_write(db.session)
     row = db.session.get(OutboundMail, mail_id, populate_existing=True)
+    if row is None:  # deleted meanwhile (only a test's clean-up does that)
+        db.session.commit()
+        return
     if error is None:
         row.status, row.sent_at, row.last_error = "sent", utcnow(), ""
         row.body_text = redact_private_links(row.body_text)
@@ -159,12 +177,23 @@ def _record_result(mail_id: int, error: Exception | None, now: datetime) -> None
 
 
 def _send(envelope: _Envelope, now: datetime) -> bool:
+    recorded = []
+
+    def accepted():
+        _record_result(envelope.id, None, now)
+        recorded.append(True)
+
     try:
-        _transmit(envelope)  # no transaction is open while the mail server is slow
+        _transmit(envelope, accepted)  # no transaction is open while the server is slow
     except Exception as exc:  # any SMTP or socket failure: keep it for a retry
+        if recorded:  # the server took it; only the goodbye failed
+            current_app.logger.info("mail %s sent; closing the connection failed: %s",
+                                    envelope.id, exc)
+            return True
         _record_result(envelope.id, exc, now)
         return False
-    _record_result(envelope.id, None, now)
+    if not recorded:
+        _record_result(envelope.id, None, now)
     return True
 
 
@@ -189,29 +218,3 @@ def deliver_mail(ids: list[int] | None = None, *, now: datetime | None = None,
         return sent
 
 
-def _forget_queued_mail(_session, previous_transaction):
-    # A savepoint rolled back inside the transaction keeps the transaction, and its mail.
-    if has_app_context() and previous_transaction.parent is None \
-            and not previous_transaction.nested:
-        g.pop("queued_mail", None)
-
-
-def forget_queued_mail_on_rollback(session) -> None:
-    """A rollback drops the mail its transaction queued: it must never be sent."""
-    if not event.contains(session, "after_soft_rollback", _forget_queued_mail):
-        event.listen(session, "after_soft_rollback", _forget_queued_mail)
-
-
-def send_queued_mail() -> int:
-    """After a commit: send what this request queued (its rows are leased to it)."""
-    envelopes = g.pop("queued_mail", [])
-    sent = 0
-    now = utcnow()
-    with write_intent(True):
-        for envelope in envelopes:
-            try:
-                sent += _send(envelope, now)
-            except Exception:  # recording the result failed: the lease runs out, cron retries
-                db.session.rollback()
-                current_app.logger.exception("sending queued mail %s failed", envelope.id)
-    return sent

@@ -1,5 +1,6 @@
 """Fixtures: the app on SQLite or PostgreSQL (TEST_DATABASE_URL), a real SMTP server,
 a live HTTP server for browser and concurrency tests, and form helpers."""
+import contextlib
 import io
 import os
 import re
@@ -10,6 +11,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from email import message_from_bytes, policy
 from html.parser import HTMLParser
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import create_engine, select, text
@@ -22,7 +24,7 @@ from confreg.models import Event, EventContact, FeeTier, MemberUnit, ScheduleIte
 from confreg.checks import normalize_unit_name
 from confreg.timeutil import china_today
 
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*? value="([^"]+)"')
 
 
 def _postgres_url() -> str | None:
@@ -50,7 +52,11 @@ def database_url(tmp_path_factory):
 def app(database_url, tmp_path_factory):
     from flask_migrate import upgrade
 
+    broker = TestConfig.WORKER_BROKER_URL or \
+        f"sqlite:///{tmp_path_factory.mktemp('worker') / 'queue.db'}"
     application = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=database_url,
+                             WORKER_BROKER_URL=broker,
+                             WORKER_QUEUE_NAME=f"confreg-test-{uuid.uuid4().hex[:8]}",
                              UPLOAD_DIR=str(tmp_path_factory.mktemp("uploads")),
                              SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 20, "max_overflow": 20}
                              if database_url.startswith("postgresql") else {})
@@ -250,31 +256,132 @@ class Inbox:
     """Messages received by the test SMTP server, parsed."""
 
     def __init__(self):
-        self.messages = []
-        self._lock = threading.Lock()
+        self.received = []
+        self.worker = None
+        self.lock = threading.Lock()
 
-    async def handle_DATA(self, server, session, envelope):
-        message = message_from_bytes(envelope.content, policy=policy.default)
-        with self._lock:
-            self.messages.append(message)
-        return "250 OK"
+    @property
+    def messages(self) -> list:
+        """What arrived once the worker has sent everything queued."""
+        if self.worker is not None:
+            self.worker.settle()
+        return self.received
 
     def body(self, message) -> str:
         return message.get_body(preferencelist=("plain",)).get_content()
 
 
+class _Receiver:
+    """aiosmtpd's handler (a class of its own: aiosmtpd inspects its handler's attributes)."""
+
+    def __init__(self, inbox: Inbox):
+        self.inbox = inbox
+
+    async def handle_DATA(self, server, session, envelope):
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        with self.inbox.lock:
+            self.inbox.received.append(message)
+        return "250 OK"
+
+
+# --- the real background worker ---------------------------------------------------------
+
+class RunningWorker:
+    """huey's own consumer for the test app (worker threads, its scheduler for delayed
+    retries; the periodic jobs are called by the tests that test them)."""
+
+    def __init__(self, app, threads: int = 2):
+        from huey.signals import SIGNAL_COMPLETE, SIGNAL_ERROR, SIGNAL_EXECUTING
+
+        self.app, self.threads = app, threads
+        self.worker = app.extensions["worker"]
+        self.huey = self.worker.huey
+        self.busy = 0
+        self.executed = 0
+        self._lock = threading.Lock()
+        self.consumer = None
+
+        @self.huey.signal(SIGNAL_EXECUTING)
+        def _started(signal, task, *args):
+            with self._lock:
+                self.busy += 1
+
+        @self.huey.signal(SIGNAL_COMPLETE, SIGNAL_ERROR)
+        def _finished(signal, task, *args):
+            with self._lock:
+                self.busy -= 1
+                self.executed += 1
+
+        self._handlers = (_started, _finished)
+
+    def start(self) -> None:
+        self.consumer = self.worker.consumer(workers=self.threads, periodic=False,
+                                             scheduler_interval=1)
+        self.consumer._set_signal_handlers = lambda: None  # the test runner keeps its own
+        self.consumer.start()
+
+    def stop(self) -> None:
+        if self.consumer is not None:
+            self.consumer.stop(graceful=True)
+            self.consumer = None
+
+    def settle(self, timeout: float = 30) -> None:
+        """Wait until the queue is empty and no task runs (twice in a row: a task may have
+        been taken but not yet begun)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while quiet < 3:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"worker still busy after {timeout} s "
+                                     f"({self.huey.pending_count()} queued, {self.busy} running)")
+            idle = self.huey.pending_count() == 0 and self.busy == 0
+            quiet = quiet + 1 if idle else 0
+            time.sleep(0.03)
+
+    @contextlib.contextmanager
+    def paused(self):
+        """Tasks queued inside stay in the queue until the block ends."""
+        self.settle()
+        self.stop()
+        try:
+            yield self
+        finally:
+            self.start()
+
+    def close(self) -> None:
+        self.stop()
+        for handler in self._handlers:
+            self.huey.disconnect_signal(handler)
+
+
 @pytest.fixture
-def smtp(app):
-    """Run an aiosmtpd server and point the app's mail at it."""
+def worker(app):
+    """The real worker consuming the app's queue for this test (emptied first)."""
+    running = RunningWorker(app)
+    running.huey.flush()
+    running.start()
+    try:
+        yield running
+    finally:
+        running.close()
+        running.huey.flush()
+
+
+@pytest.fixture
+def smtp(app, worker):
+    """Run an aiosmtpd server and point the app's mail at it; the worker sends the mail."""
     from aiosmtpd.controller import Controller
 
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller = Controller(_Receiver(inbox), hostname="127.0.0.1", port=free_port())
     controller.start()
     state = app.extensions["mail"]
     saved = (state.server, state.port)
     state.server, state.port = "127.0.0.1", controller.port
     inbox.controller = controller
+    inbox.worker = worker
     try:
         yield inbox
     finally:
@@ -283,7 +390,7 @@ def smtp(app):
 
 
 @pytest.fixture
-def smtp_down(app):
+def smtp_down(app, worker):
     """Point the app's mail at a port where nothing listens."""
     port = free_port()
     state = app.extensions["mail"]
@@ -383,6 +490,22 @@ def staff_client(app):
         assert response.status_code == 302, response.status_code
         return client
     return make
+
+
+def run_job(client, url: str, worker, *, page_url: str, data: dict | None = None):
+    """Start a long job the way its page does (POST with the page's CSRF token), let the
+    real worker run it, and return (the job page's state, the GET of its result file)."""
+    page = client.get(page_url)
+    assert page.status_code == 200, page.status_code
+    started = client.post(url, data={**(data or {}), "csrf_token": csrf_token_from(page.text)})
+    assert started.status_code == 302, started.status_code
+    job_url = urlsplit(started.headers["Location"]).path
+    assert re.fullmatch(r"/admin/jobs/\d+", job_url), job_url
+    worker.settle(timeout=120)
+    state = client.get(f"{job_url}/status").get_json()
+    assert state["finished"], state
+    result = client.get(f"{job_url}/file") if state["file_url"] else None
+    return state, result
 
 
 # --- headless Chromium -----------------------------------------------------------------

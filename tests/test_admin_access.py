@@ -8,7 +8,7 @@ import pytest
 from confreg.database import utcnow
 from confreg.extensions import db
 from confreg.models import User
-from tests.conftest import STAFF_PASSWORD, add_user, make_event, sign_in
+from tests.conftest import STAFF_PASSWORD, add_user, csrf_token_from, make_event, sign_in
 
 ROLES = ("admin", "finance", "staff", "reviewer")
 EVERYONE = set(ROLES)
@@ -89,6 +89,11 @@ EXPECTED_ROLES = {
     "admin_attendance.index": {"admin", "staff"},
     "admin_attendance.save": {"admin", "staff"},
     "admin_attendance.complete_all": {"admin", "staff"},
+    # --- long jobs and the system status (issue 8); job id 1 does not exist: 404 ---
+    "admin_jobs.show": {"admin", "staff"},
+    "admin_jobs.status": {"admin", "staff"},
+    "admin_jobs.file": {"admin", "staff"},
+    "admin_system.index": {"admin"},
 }
 # Routes that are not behind a role (sign-in itself).
 OPEN_ROUTES = {"admin_auth.login", "admin_auth.logout"}
@@ -126,6 +131,24 @@ def test_each_role_gets_into_exactly_its_pages(app, staff_client, role):
         if allowed == (status == 403) or status == 500:
             wrong.append((rule.endpoint, status))
     assert wrong == []
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_is_refused_the_forms_of_other_roles_even_with_a_valid_token(
+        app, staff_client, role):
+    """The POST-only routes (a job started, a form sent) check the role too, not only CSRF."""
+    with app.app_context():
+        event_id = make_event().id
+    client = staff_client(role)
+    token = csrf_token_from(client.get("/admin/login", follow_redirects=True).text)
+    refused = [rule for rule in admin_routes(app) if "POST" in rule.methods
+               and rule.endpoint not in OPEN_ROUTES and role not in EXPECTED_ROLES[rule.endpoint]]
+    wrong = [(rule.endpoint, status) for rule in refused
+             if (status := client.post(url_for_rule(rule, event_id),
+                                       data={"csrf_token": token}).status_code) != 403]
+    assert wrong == []
+    if role != "admin":
+        assert refused, "the walk found no form to refuse"
 
 
 def test_signed_out_visitors_are_sent_to_sign_in(app, client):

@@ -40,7 +40,8 @@ def no_sideways_scroll(page) -> bool:
 
 
 def test_a_material_goes_from_the_unit_through_review_into_the_booklet(browser, app_ctx,
-                                                                         live_server, tmp_path):
+                                                                         live_server, worker,
+                                                                         tmp_path):
     event = make_event(title="全国基层物业管理服务创新发展经验交流会", materials_char_limit=3000)
     registration, token = register_unit(
         event.id, UnitDetails(unit_name="西宁市城东区东关大街街道办事处", tier_claim="other",
@@ -101,7 +102,11 @@ def test_a_material_goes_from_the_unit_through_review_into_the_booklet(browser, 
     staff = sign_in(browser, base, "staff@example.cn")
     staff.goto(f"{base}/admin/events/{event_id}/booklet")
     assert TITLE in staff.locator("main").inner_text()
-    href = staff.get_by_role("link", name="生成 PDF 汇编").get_attribute("href")
+    staff.get_by_role("button", name="生成 PDF 汇编").click()  # the worker makes it
+    staff.wait_for_url(re.compile(r"/admin/jobs/\d+$"))
+    staff.locator("#job-file").wait_for(state="visible", timeout=60000)  # the page polls
+    assert staff.locator("#job-progress").get_attribute("value") == "100"
+    href = staff.locator("#job-file-link").get_attribute("href")
     pdf = staff.request.get(base + href)
     assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
     path = tmp_path / "booklet.pdf"

@@ -178,6 +178,7 @@ def test_full_valid_submission_stores_case_files_and_mails_the_private_link(app,
     again = client.get(f"/c/{token}")
     assert "申报成功" not in again.text  # the banner with the link is shown once
 
+    smtp.worker.settle()  # the worker has sent the mail the submission queued
     with app.app_context():
         case = db.session.scalar(select(Submission))
         assert (case.kind, case.status, case.selection) == ("case", "submitted", "pending")

@@ -21,7 +21,7 @@ from confreg.services.certificates import (eligible_subjects, event_dates_cn,
 from confreg.services.registrations import AttendeeDetails, UnitDetails, register_unit
 from confreg.services.submissions import new_submission_code
 from confreg.timeutil import china_today
-from tests.conftest import csrf_token_from, make_event, post_form
+from tests.conftest import csrf_token_from, make_event, post_form, run_job
 
 NAMES = ["张伟", "王芳", "李娜", "刘洋", "陈静", "杨磊"]
 
@@ -395,7 +395,8 @@ def test_a_voided_certificate_prints_with_a_void_mark(tmp_path):
 
 # --- the staff desk -----------------------------------------------------------------------
 
-def test_staff_generate_print_and_void_certificates_on_the_desk(app, staff_client, tmp_path):
+def test_staff_generate_print_and_void_certificates_on_the_desk(app, staff_client, worker,
+                                                                tmp_path):
     with app.app_context():
         event = make_event()
         registration, _ = register(event, "甲街道办事处")
@@ -406,9 +407,9 @@ def test_staff_generate_print_and_void_certificates_on_the_desk(app, staff_clien
 
     page = client.get(index)
     assert page.status_code == 200 and "生成证书（1 张）" in page.text
-    response = client.post(f"/admin/events/{event_id}/certificates/written/generate",
-                           data={"csrf_token": csrf_token_from(page.text)})
-    assert response.status_code == 302
+    state, _ = run_job(client, f"/admin/events/{event_id}/certificates/written/generate",
+                       worker, page_url=index)  # numbering runs in the worker
+    assert state["status"] == "done" and "已生成书面交流证书 1 张" in state["summary"]
     page = client.get(index)
     with app.app_context():
         certificate = db.session.scalars(select(Certificate)).one()
@@ -416,7 +417,8 @@ def test_staff_generate_print_and_void_certificates_on_the_desk(app, staff_clien
     assert number in page.text and "已生成书面交流证书 1 张" in page.text
     assert "生成证书（" not in page.text
 
-    printed = client.get(f"/admin/events/{event_id}/certificates/written/all.pdf")
+    state, printed = run_job(client, f"/admin/events/{event_id}/certificates/written/all.pdf",
+                             worker, page_url=index)
     assert printed.status_code == 200 and printed.mimetype == "application/pdf"
     assert number in flat(pdf_text(printed.data, tmp_path))
 
@@ -439,7 +441,9 @@ def test_the_desk_answers_404_for_an_unknown_kind_or_another_events_certificate(
         event_id, certificate_id = event.id, certificate.id
     client = staff_client("staff")
 
-    assert client.get(f"/admin/events/{event_id}/certificates/completion/all.pdf").status_code == 404
+    token = csrf_token_from(client.get(f"/admin/events/{event_id}/certificates").text)
+    assert client.post(f"/admin/events/{event_id}/certificates/completion/all.pdf",
+                       data={"csrf_token": token}).status_code == 404  # a meeting has none
     assert client.get(f"/admin/events/{event_id}/certificates/{certificate_id}.pdf").status_code == 404
 
 
@@ -533,7 +537,7 @@ def _booklet_titles(event) -> list[str]:
 
 
 def test_cancelling_a_registration_takes_its_material_out_of_review_booklet_and_certificates(
-        app, client, staff_client, smtp, tmp_path):
+        app, client, staff_client, smtp, worker, tmp_path):
     from confreg.models import Event, Registration
     from confreg.services.review import mark_selection
     from tests.test_admin_registrations import new_event, register as register_in
@@ -557,7 +561,8 @@ def test_cancelling_a_registration_takes_its_material_out_of_review_booklet_and_
     board = staff.get(f"/admin/events/{event.id}/review")
     assert board.status_code == 200
     assert "仍参会单位的交流材料" in board.text and "将取消报名单位的交流材料" not in board.text
-    booklet = staff.get(f"/admin/events/{event.id}/booklet/booklet.pdf")
+    _, booklet = run_job(staff, f"/admin/events/{event.id}/booklet/booklet.pdf", worker,
+                         page_url=f"/admin/events/{event.id}/booklet")
     printed = flat(pdf_text(booklet.data, tmp_path, "booklet.pdf"))
     assert "仍参会单位的交流材料" in printed and "将取消报名单位的交流材料" not in printed
     with app.app_context():
@@ -736,7 +741,8 @@ def test_the_desk_warns_of_outdated_certificates_until_they_are_voided(app, staf
     assert warning not in client.get(index).text
 
 
-def test_a_short_title_with_spaces_and_semicolons_makes_a_well_formed_file_name(app, staff_client):
+def test_a_short_title_with_spaces_and_semicolons_makes_a_well_formed_file_name(app, staff_client,
+                                                                                worker):
     from werkzeug.http import parse_options_header
 
     with app.app_context():
@@ -746,7 +752,9 @@ def test_a_short_title_with_spaces_and_semicolons_makes_a_well_formed_file_name(
         db.session.commit()
         event_id = event.id
 
-    response = staff_client("staff").get(f"/admin/events/{event_id}/certificates/written/all.pdf")
+    _, response = run_job(staff_client("staff"),
+                          f"/admin/events/{event_id}/certificates/written/all.pdf", worker,
+                          page_url=f"/admin/events/{event_id}/certificates?kind=written")
 
     assert response.status_code == 200
     header = response.headers["Content-Disposition"]
@@ -755,3 +763,42 @@ def test_a_short_title_with_spaces_and_semicolons_makes_a_well_formed_file_name(
     disposition, params = parse_options_header(header)
     assert disposition == "inline"
     assert params["filename"] == "书面交流证书-西宁 会议_ 空格.pdf"
+
+
+def test_units_are_mailed_when_their_certificates_are_issued(app, smtp):
+    """One mail per unit (and per case), listing its new certificates and where to get them;
+    issuing again sends nothing more."""
+    with app.app_context():
+        event = training_event()
+        registration, _ = register(event, "甲街道办事处", people=2)
+        complete(*registration.attendees)
+        smtp.worker.settle()
+        smtp.received.clear()  # the registration's own confirmation
+        issued = issue_certificates(event, "completion", actor="测试")
+        db.session.commit()
+        numbers = [c.number for c in issued]
+        again = issue_certificates(event, "completion", actor="测试")
+        db.session.commit()
+    assert len(numbers) == 2 and again == []
+    [message] = smtp.messages
+    assert message["To"] == "contact@example.cn"
+    assert message["Subject"].strip().startswith("证书已生成 ")
+    body = smtp.body(message)
+    assert all(number in body for number in numbers)
+    assert "结业证书" in body and "私密链接" in body and "张伟" in body and "王芳" in body
+
+
+def test_a_case_is_mailed_at_its_own_address_when_its_certificate_is_issued(app, smtp):
+    with app.app_context():
+        event = make_event(kind="call")
+        submission = add_submission(event, unit_name="乙社区居委会", kind="case",
+                                    selection="selected")
+        submission.contact_email, submission.contact_name = "case@example.cn", "王芳"
+        db.session.commit()
+        [certificate] = issue_certificates(event, "written", actor="测试")
+        db.session.commit()
+        number, code = certificate.number, submission.code
+    [message] = smtp.messages
+    assert message["To"] == "case@example.cn"
+    body = smtp.body(message)
+    assert number in body and code in body and "申报时收到的私密链接" in body

@@ -1,6 +1,7 @@
 """The data model, one module per aggregate."""
 from .audit import AuditEntry
 from .certificates import AttendanceRecord, Certificate
+from .jobs import Job, WorkerHeartbeat
 from .events import Event, EventContact, FeeTier, ScheduleItem
 from .mail import OutboundMail
 from .materials import StoredFile, Submission, SubmissionAttachment, SubmissionVersion
@@ -23,6 +24,8 @@ __all__ = [
     "DocumentCounter",
     "Attendee",
     "Event",
+    "Job",
+    "WorkerHeartbeat",
     "EventContact",
     "FeeTier",
     "MemberUnit",

@@ -27,7 +27,7 @@ from ast import literal_eval
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, Callable
 
 from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY
 from reportlab.lib.pagesizes import A4
@@ -270,7 +270,9 @@ class _BookletCanvas(Canvas):
 class _BookletDoc(BaseDocTemplate):
     """Cover, contents and materials; every material title feeds the contents and outline."""
 
-    def __init__(self, buffer: io.BytesIO, booklet: Booklet) -> None:
+    def __init__(self, buffer: io.BytesIO, booklet: Booklet,
+                 progress: Callable[[int], None] | None = None) -> None:
+        self._progress = progress  # told how many materials are laid out, as they are
         super().__init__(
             buffer, pagesize=A4,
             leftMargin=MARGIN_LEFT_MM * mm, rightMargin=MARGIN_RIGHT_MM * mm,
@@ -307,6 +309,8 @@ class _BookletDoc(BaseDocTemplate):
         if not entries:
             return
         for level, toc_text, outline_text, key in entries:
+            if self._progress is not None and key.startswith("material-"):
+                self._progress(int(key.removeprefix("material-")) + 1)
             self.canv.bookmarkPage(key)
             self.canv.addOutlineEntry(outline_text, key, level=level, closed=True)
             self.notify("TOCEntry", (level, toc_text, self.page, key))
@@ -529,11 +533,12 @@ def _cover_story(booklet: Booklet, width: float) -> list[Flowable]:
     ]
 
 
-def render_booklet(booklet: Booklet) -> bytes:
-    """Lay out the booklet (cover, contents, every material) and return the PDF."""
+def render_booklet(booklet: Booklet, progress: Callable[[int], None] | None = None) -> bytes:
+    """Lay out the booklet (cover, contents, every material) and return the PDF;
+    progress(n), if given, hears of each material as it is laid out."""
     register_fonts()
     buffer = io.BytesIO()
-    doc = _BookletDoc(buffer, booklet)
+    doc = _BookletDoc(buffer, booklet, progress)
     placements = _Placements()
 
     with_categories = any(m.category for m in booklet.materials)

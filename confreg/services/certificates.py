@@ -257,7 +257,42 @@ def issue_certificates(event: Event, kind: str, *, actor: str,
                      + (f" 至 {issued[-1].number}" if len(issued) > 1 else "")),
             changes={"issued": [f"{c.number} {c.recipient}" for c in issued]},
         )
+        notify_certificates(event, issued)
     return issued
+
+
+def notify_certificates(event: Event, issued: list[Certificate]) -> int:
+    """Tell each unit (or case) by mail which new certificates it may download: one mail per
+    registration or case, sent by the worker after this transaction commits."""
+    from ..notifications import queue_mail
+
+    by_owner: dict[tuple, list[Certificate]] = {}
+    for certificate in issued:
+        owner = (("registration", certificate.registration_id) if certificate.registration_id
+                 else ("submission", certificate.submission_id))
+        by_owner.setdefault(owner, []).append(certificate)
+    labels = {kind: label for kind, (label, _prefix) in CERTIFICATE_KINDS.items()}
+    sent = 0
+    for (owner, owner_id), certificates in by_owner.items():
+        if owner == "registration":
+            registration = db.session.get(Registration, owner_id)
+            if registration is None or not registration.contact_email:
+                continue
+            queue_mail("certificates_issued", registration.contact_email,
+                       registration=registration,
+                       context={"event": event, "certificates": certificates, "labels": labels,
+                                "code": registration.code,
+                                "contact_name": registration.contact_name})
+        else:
+            submission = db.session.get(Submission, owner_id) if owner_id else None
+            if submission is None or not submission.contact_email:
+                continue
+            queue_mail("certificates_issued", submission.contact_email,
+                       context={"event": event, "certificates": certificates, "labels": labels,
+                                "code": None, "case_code": submission.code,
+                                "contact_name": submission.contact_name})
+        sent += 1
+    return sent
 
 
 def issue_certificate(event: Event, kind: str, subject_key: str, *, actor: str,
@@ -280,6 +315,7 @@ def issue_certificate(event: Event, kind: str, subject_key: str, *, actor: str,
         summary=f"开具{certificate.kind_label} {certificate.number}：{certificate.recipient}",
         changes={"number": [None, certificate.number]},
     )
+    notify_certificates(event, [certificate])
     return certificate
 
 

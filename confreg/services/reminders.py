@@ -180,3 +180,30 @@ def open_events(today: date) -> list[Event]:
                             Event.kind.in_(("meeting", "training")))
         .order_by(Event.starts_on, Event.id)
     ).all()
+
+
+# The worker's daily reminders: which kind goes out how many days before (negative: after)
+# its deadline. A unit still gets at most one of a kind a day, as from the page.
+SCHEDULED_REMINDERS = {
+    "payment_due": (7, 1),      # a week before the payment deadline, and the day before
+    "payment_overdue": (-1,),   # the day after it
+    "materials_due": (3,),      # three days before the materials deadline
+}
+
+
+def _deadline_of(event: Event, kind: str) -> date | None:
+    return event.materials_deadline if kind == "materials_due" else event.payment_due
+
+
+def scheduled_reminders_due(today: date, schedule: dict | None = None) -> list[tuple[int, str]]:
+    """(event id, kind) of every reminder the schedule sends today, if it can be sent."""
+    schedule = SCHEDULED_REMINDERS if schedule is None else schedule
+    due = []
+    for event in open_events(today):
+        available = {c.kind for c in reminder_kinds(event, today) if c.available}
+        for kind, days_before in schedule.items():
+            deadline = _deadline_of(event, kind)
+            if kind in available and deadline is not None \
+                    and (deadline - today).days in days_before:
+                due.append((event.id, kind))
+    return due

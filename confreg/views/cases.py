@@ -9,7 +9,6 @@ from ..extensions import db
 from ..forms.cases import PHOTO_SLOTS, CaseFormsForm, CaseForm, CasePhotosForm, CaseTextForm
 from ..forms.errors import show_beside_field
 from ..models import Event, StoredFile
-from ..notifications import send_queued_mail
 from ..services import ServiceError
 from ..services.cases import (MIN_PHOTOS, CaseDetails, CaseFiles, DuplicateCase, PhotoChange,
                               change_refusal, find_case_by_token, keep_upload, replace_case_forms, replace_case_photos, replace_case_text,
@@ -135,7 +134,6 @@ def submit(key):
                             status=409)
     code = submission.code
     db.session.commit()
-    send_queued_mail()
     session["new_case"] = code
     return redirect(url_for(".show", token=token))
 

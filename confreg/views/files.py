@@ -1,6 +1,7 @@
 """Serving a stored upload: one response for the staff desk, the reviewers, the unit's page
 and a case's private link. Who may fetch which file is each caller's check, not this one's."""
 import re
+import unicodedata
 from collections.abc import Collection
 from urllib.parse import quote
 
@@ -11,6 +12,21 @@ from ..services.uploads import IMAGE_KINDS, MIME_TYPES, read_file
 
 ASCII_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 NAME_UNSAFE = re.compile(r'[\x00-\x1f\x7f"\\/:*?<>|;]')
+
+
+def set_download_name(response, disposition: str, filename: str, fallback: str = "download"):
+    """Content-Disposition for `filename` (stem + extension): quoted by werkzeug for old
+    browsers (an ASCII stand-in) and in full as RFC 5987 filename* (Chinese, spaces and all)."""
+    stem, dot, extension = filename.rpartition(".")
+    if not dot:
+        stem, extension = filename, ""
+    suffix = f".{ASCII_UNSAFE.sub('', extension)}" if extension else ""
+    name = NAME_UNSAFE.sub("_", stem).strip(" .") or fallback
+    simple = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    simple = re.sub(r"_+", "_", ASCII_UNSAFE.sub("_", simple)).strip("_.") or fallback
+    response.headers.set("Content-Disposition", disposition, filename=f"{simple}{suffix}",
+                         **{"filename*": f"UTF-8''{quote(name + suffix, safe='')}"})
+    return response
 
 
 def stored_file_response(stored: StoredFile, download_name_stem: str, *,

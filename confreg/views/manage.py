@@ -8,7 +8,6 @@ from ..extensions import db
 from ..forms.registration import ConfirmForm, InvoiceForm, RegistrationEditForm
 from ..forms.registration_rows import clean_rows, rebuild_rows, row_action
 from ..models import AuditEntry
-from ..notifications import send_queued_mail
 from ..pdf.payment_notice import render_payment_notice
 from ..services import ServiceError
 from ..services.documents import payment_notice_of
@@ -97,7 +96,6 @@ def edit(token=None):
             db.session.rollback()
             return _render_edit(form, service_error=error, status=409)
         db.session.commit()
-        send_queued_mail()
         flash("已保存修改：" + "；".join(notes) if notes else "没有需要保存的修改。", "success")
         return redirect(url_for(".show"))
     return _render_edit(form, status=422 if request.method == "POST" else 200)
@@ -152,7 +150,6 @@ def cancel(token=None):
             flash(error.message, "error")
             return redirect(url_for(".show"))
         db.session.commit()
-        send_queued_mail()
         flash("报名已取消，名额已释放。", "success")
         return redirect(url_for(".show"))
     return render_template("manage/cancel.html", registration=registration,

@@ -6,7 +6,6 @@ from ..extensions import db
 from ..forms.errors import show_beside_field
 from ..forms.materials import MaterialForm
 from ..models import SubmissionVersion
-from ..notifications import send_queued_mail
 from ..services import ServiceError
 from ..services.materials import (DECIDED_MESSAGE, MaterialDetails, is_decided, limit_warning,
                                   material_of, materials_closed_message, save_material)
@@ -81,7 +80,6 @@ def material(token=None):
         return redirect(url_for(".show") + "#material")
     code = saved.submission.code
     db.session.commit()
-    send_queued_mail()
     if saved.version_number is None:
         message = ("已保存：" + "、".join(saved.changed)) if saved.changed else "材料信息没有变化。"
     else:

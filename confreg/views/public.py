@@ -9,7 +9,6 @@ from ..extensions import db
 from ..forms.registration import RegistrationForm
 from ..forms.registration_rows import clean_rows, rebuild_rows, row_action
 from ..models import Event
-from ..notifications import send_queued_mail
 from ..services import DuplicateSubmission, ServiceError
 from ..services.registrations import register_unit, seats_left
 from ..timeutil import china_today, format_date_cn
@@ -109,7 +108,6 @@ def register(key):
             return _render_form(event, form, None, service_error=error, status=409)
         code = registration.code  # read before the commit expires it
         db.session.commit()
-        send_queued_mail()
         session["new_registration"] = code
         return redirect(url_for("manage.show", token=token))
     return _render_form(event, form, None, status=422 if request.method == "POST" else 200)

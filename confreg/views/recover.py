@@ -1,7 +1,8 @@
 """找回私密链接: a unit that lost the e-mail with its private link gets a new one.
 
 /recover answers every valid form with the same redirect, at once: the lookup, the daily
-limit and the mail with the confirm link all happen after the answer has gone out, so
+limit and the mail with the confirm link happen in the background worker (the task
+request_private_link), so
 neither its words nor its timing tell anyone which codes exist or which address a code
 belongs to. Asking revokes nothing; the confirm link from the mail (/recover/r|c/<signed>)
 shows a page whose button makes the new link, shows it once and mails it.
@@ -11,7 +12,6 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from ..database import utcnow
 from ..extensions import db
 from ..forms.recover import ConfirmNewLinkForm, RecoverLinkForm
-from ..notifications import deliver_mail, send_queued_mail
 from ..services.recovery import (
     CONFIRM_MAX_AGE, ConfirmLinkInvalid, confirm_new_link, pending_confirmation, request_link,
 )
@@ -19,33 +19,13 @@ from ..services.recovery import (
 bp = Blueprint("recover", __name__)
 
 
-def _request_after_close(app, code: str, email: str):
-    """The work for one /recover form, run once the response is closed (after it was sent)."""
-
-    def work():
-        with app.app_context():
-            try:
-                mail_id = request_link(code, email, now=utcnow())
-                db.session.commit()
-                if mail_id is not None:
-                    deliver_mail([mail_id])  # if this fails, `flask mail send` retries it
-            except Exception:  # no one is waiting for this answer: log it, never raise
-                db.session.rollback()
-                app.logger.exception("recover-link request failed")
-            finally:
-                db.session.remove()
-
-    return work
-
-
 @bp.route("/recover", methods=["GET", "POST"])
 def recover():
     form = RecoverLinkForm()
     if form.validate_on_submit():
-        response = redirect(url_for(".recover", sent=1))
-        response.call_on_close(_request_after_close(
-            current_app._get_current_object(), form.code.data, form.email.data))
-        return response
+        current_app.extensions["worker"].enqueue("request_private_link", form.code.data,
+                                                 form.email.data)
+        return redirect(url_for(".recover", sent=1))
     sent = request.method == "GET" and request.args.get("sent") == "1"
     return render_template("public/recover.html", form=form, sent=sent,
                            valid_hours=int(CONFIRM_MAX_AGE.total_seconds() // 3600)), \
@@ -75,7 +55,6 @@ def confirm(kind, signed):
         context = {"row": recovered.row, "event": recovered.event, "link": recovered.link,
                    "is_registration": kind == "r"}
         db.session.commit()
-        send_queued_mail()
         # The new link is on this page only: a reload finds the confirm link used.
         response = current_app.make_response(render_template("public/recover_done.html",
                                                              **context))

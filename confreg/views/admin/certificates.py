@@ -1,23 +1,25 @@
 """Certificates of an event: generated in bulk, numbered, printed, voided."""
-import re
-import unicodedata
-from urllib.parse import quote
-
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from ...extensions import db
-from ...forms.certificates import GenerateCertificatesForm, VoidCertificateForm
+from ...forms.certificates import VoidCertificateForm
+from ...forms.jobs import StartJobForm
 from ...forms.errors import show_beside_field
 from ...models import Certificate
 from ...models.certificates import CERTIFICATE_KINDS
 from ...pdf.certificate import render_certificates
 from ...services import ServiceError
+from ...services.jobs import start_job
 from ...services.certificates import (certificate_document_of, certificates_of,
-                                      eligible_subjects, issue_certificates, kinds_for,
+                                      eligible_subjects, kinds_for,
                                       outdated_certificates, pending_subjects,
                                       void_certificate)
+from ..files import set_download_name
 from .access import actor_name, roles_required
+from .booklet import recent_jobs
 from .events import event_or_404
+from .jobs import redirect_to_job
 
 bp = Blueprint("admin_certificates", __name__,
                url_prefix="/admin/events/<int:event_id>/certificates")
@@ -38,11 +40,6 @@ def _certificate_or_404(event, certificate_id: int) -> Certificate:
     return certificate
 
 
-# Kept out of a file name: control characters and what file systems or headers choke on.
-NAME_UNSAFE = re.compile(r'[\x00-\x1f\x7f"\\/:*?<>|;]')
-ASCII_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
 def certificates_response(certificates: list[Certificate], filename: str):
     """The certificates as one PDF (one page each), shown in the browser.
 
@@ -52,11 +49,7 @@ def certificates_response(certificates: list[Certificate], filename: str):
     response = make_response(render_certificates(
         [certificate_document_of(c) for c in certificates]))
     response.headers["Content-Type"] = "application/pdf"
-    name = NAME_UNSAFE.sub("_", filename).strip(" .") or "certificates"
-    simple = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    simple = ASCII_UNSAFE.sub("_", simple).strip("_.") or "certificates"
-    response.headers.set("Content-Disposition", "inline", filename=f"{simple}.pdf",
-                         **{"filename*": f"UTF-8''{quote(name + '.pdf', safe='')}"})
+    set_download_name(response, "inline", f"{filename}.pdf", fallback="certificates")
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -79,47 +72,35 @@ def index(event_id: int):
         kind_labels={k: CERTIFICATE_KINDS[k][0] for k in kinds}, summary=summary,
         pending=pending_subjects(event, kind), certificates=certificates_of(event, kind),
         outdated=outdated_certificates(event),
-        generate_form=GenerateCertificatesForm(formdata=None),
+        generate_form=StartJobForm(formdata=None),
+        jobs=recent_jobs(event, ("certificates_issue", "certificates_pdf")),
     )
+
+
+def _start(event_id: int, kind: str, job_kind: str):
+    event = event_or_404(event_id)
+    kind = _kind_or_404(event, kind)
+    if not StartJobForm().validate():
+        flash("页面已过期，请重试。", "error")
+        return redirect(url_for(".index", event_id=event.id, kind=kind))
+    job = start_job(job_kind, event=event, params={"kind": kind}, actor=actor_name(),
+                    user_id=current_user.id)
+    db.session.commit()
+    return redirect_to_job(job)
 
 
 @bp.route("/<kind>/generate", methods=["POST"])
 @roles_required(*ROLES)
 def generate(event_id: int, kind: str):
-    event = event_or_404(event_id)
-    kind = _kind_or_404(event, kind)
-    form = GenerateCertificatesForm()
-    back = url_for(".index", event_id=event.id, kind=kind)
-    if not form.validate():
-        flash("页面已过期，请重试。", "error")
-        return redirect(back)
-    try:
-        issued = issue_certificates(event, kind, actor=actor_name())
-    except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return redirect(back)
-    db.session.commit()
-    label = CERTIFICATE_KINDS[kind][0]
-    if issued:
-        flash(f"已生成{label} {len(issued)} 张（{issued[0].number}"
-              f"{' 至 ' + issued[-1].number if len(issued) > 1 else ''}）。", "success")
-    else:
-        flash(f"没有需要生成的{label}：符合条件的都已发证。", "info")
-    return redirect(back)
+    """Issue the certificates owed (a job: numbering hundreds takes a moment)."""
+    return _start(event_id, kind, "certificates_issue")
 
 
-@bp.route("/<kind>/all.pdf")
+@bp.route("/<kind>/all.pdf", methods=["POST"])
 @roles_required(*ROLES)
 def print_all(event_id: int, kind: str):
-    event = event_or_404(event_id)
-    kind = _kind_or_404(event, kind)
-    issued = [c for c in certificates_of(event, kind) if not c.is_void]
-    if not issued:
-        flash(f"还没有有效的{CERTIFICATE_KINDS[kind][0]}可打印。", "info")
-        return redirect(url_for(".index", event_id=event.id, kind=kind))
-    return certificates_response(
-        issued, f"{CERTIFICATE_KINDS[kind][0]}-{event.short_title or event.id}")
+    """Print every valid certificate of a kind into one PDF (a job)."""
+    return _start(event_id, kind, "certificates_pdf")
 
 
 @bp.route("/<int:certificate_id>.pdf")

@@ -8,7 +8,6 @@ from ...forms.finance import IssueReceiptForm, PaymentForm, VoidReceiptForm
 from ...forms.errors import show_beside_field
 from ...forms.registration import InvoiceForm
 from ...models import Receipt, Registration
-from ...notifications import send_queued_mail
 from ...pdf.receipt import render_receipt
 from ...services import ServiceError
 from ...services.finance import (PAYMENT_STATUSES, RECEIPT_STATUSES, PaymentDetails,
@@ -79,7 +78,6 @@ def new_payment(registration_id: int):
             db.session.rollback()
             return _payment_page(registration, form, error=error)
         db.session.commit()
-        send_queued_mail()
         kind = "退款" if payment.amount < 0 else "收款"
         message = f"已登记{kind} {payment.amount:,.2f} 元。"
         if receipt is not None:
@@ -138,7 +136,6 @@ def issue(registration_id: int):
         flash(error.message, "error")
         return redirect(back)
     db.session.commit()
-    send_queued_mail()
     flash(f"已开具收据 {receipt.number} 并通知单位。", "success")
     return redirect(back)
 

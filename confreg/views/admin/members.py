@@ -18,7 +18,6 @@ from ...forms.members import (ApproveClaimForm, ConfirmImportForm, MemberImportF
                               RejectClaimForm)
 from ...models import Registration
 from ...models.members import MEMBER_TYPES
-from ...notifications import send_queued_mail
 from ...services import ServiceError
 from ...services.members import (IMPORT_COLUMNS, approve_member_claim, import_members,
                                  pending_claims, plan_import, registry_hints,
@@ -229,7 +228,6 @@ def approve(registration_id):
         flash(error.message, "error")
         return redirect(url_for(".claims"))
     db.session.commit()
-    send_queued_mail()
     flash(f"已核准 {unit_name} 的会员价"
           f"{'，并记入会员名录' if form.add_to_registry.data else ''}；已发邮件通知联系人。",
           "success")
@@ -253,6 +251,5 @@ def reject(registration_id):
     message = (f"{registration.unit_name} 的会员价未通过核实，已按标准价重新计价，应缴 "
                f"{registration.total_amount:,.2f} 元；已发邮件通知联系人。")
     db.session.commit()
-    send_queued_mail()
     flash(message, "success")
     return redirect(url_for(".claims"))

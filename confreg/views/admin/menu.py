@@ -9,6 +9,7 @@ ADMIN_PAGES = [
     ("admin_members.claims", "会员价审核"),
     ("admin_users.index", "用户"),
     ("admin_audit.index", "审计日志"),
+    ("admin_system.index", "系统状态"),
 ]
 # A call for cases takes submissions, not registrations: no money, lists, check-in or
 # reminders there. (endpoint, label, the kinds of event it serves; None: every kind)

@@ -8,7 +8,6 @@ from ...database import utcnow
 from ...extensions import db
 from ...forms.desk import CancelForm, ExtendForm, SubstituteForm, UnitForm
 from ...models import Registration
-from ...notifications import send_queued_mail
 from ...services import ServiceError
 from ...services.desk import (ATTENDEE_COLUMNS, FILTERS, PERSON_FIELDS, REGISTRATION_COLUMNS,
                               UNIT_EDIT_FIELDS, attendee_sheet_rows, cancel_by_staff,
@@ -97,7 +96,6 @@ def _run(registration: Registration, form_name: str, form, action, success: str)
         flash(error.message, "error")
         return _back(registration.id)
     db.session.commit()
-    send_queued_mail()
     flash(success(result) if callable(success) else success, "success")
     return _back(registration.id)
 

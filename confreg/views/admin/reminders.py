@@ -6,7 +6,6 @@ from wtforms.validators import AnyOf, InputRequired
 
 from ...extensions import db
 from ...models.reminders import REMINDER_KINDS
-from ...notifications import send_queued_mail
 from ...services import ServiceError
 from ...services.reminders import (reminder_kinds, reminder_mail_context, reminder_recipients,
                                   send_reminders)
@@ -64,7 +63,6 @@ def send(event_id: int):
         form.kind.errors = [error.message]
         return _page(event, form.kind.data, form, status=422)
     db.session.commit()
-    send_queued_mail()
     label = REMINDER_KINDS[batch.kind]
     if batch.sent:
         flash(f"已发送{label}：{len(batch.sent)} 个单位"

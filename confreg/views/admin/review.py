@@ -22,6 +22,7 @@ from ...services.review import (COMMENT_NEEDED_BELOW, MARKS, active_reviewers, a
                                 score_locked_reason, set_mark, unassign)
 from ...services.uploads import IMAGE_KINDS
 from ..files import submission_file_response
+from ..formdata import ROW_ID
 from .access import actor_name, roles_required
 from .events import event_or_404
 
@@ -108,7 +109,7 @@ def _board_action(event_id: int, action, success):
 def _back_url(event_id: int) -> str | None:
     """The submission's own page, when the action was sent from it."""
     back = request.form.get("back", "")
-    if back.isdigit() and len(back) < 10:
+    if ROW_ID.fullmatch(back):  # ASCII digits only: "²" is a digit to str.isdigit, not to int
         return url_for(".submission", event_id=event_id, submission_id=int(back))
     return None
 
