@@ -7,6 +7,10 @@ from .timeutil import china_today
 
 
 def register_commands(app: Flask) -> None:
+    from .backup import backup_commands
+
+    app.cli.add_command(backup_commands)
+
     @app.cli.group()
     def demo():
         """Demo data."""
