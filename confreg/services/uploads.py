@@ -6,6 +6,7 @@ with %PDF- and pypdf can read its pages; a photo is a JPEG or PNG that Pillow de
 Anything else -- a renamed .exe, an old .doc, a macro document -- is refused with a
 message that says what to send instead.
 """
+import errno
 import hashlib
 import io
 import os
@@ -171,21 +172,31 @@ def read_file(stored: StoredFile) -> bytes:
     return file_path(stored).read_bytes()
 
 
-def store_file(data: bytes, kind: str, original_name: str = "") -> StoredFile:
-    """Write the bytes under their hash (once) and add the row; the caller holds the write."""
+class UploadNotStored(UploadRefused):
+    """The file was fine but the upload folder could not take it (full, read-only, gone)."""
+
+
+# What the user is told when the folder refuses a write; the errno goes to the log.
+STORAGE_TROUBLE = {errno.ENOSPC: "服务器存储空间已满", errno.EDQUOT: "服务器存储空间已满",
+                   errno.EROFS: "服务器存储暂时不可写入", errno.EACCES: "服务器存储暂时不可写入",
+                   errno.EPERM: "服务器存储暂时不可写入"}
+
+
+def store_file(data: bytes, kind: str, original_name: str = "", *, field: str = "file",
+               label: str = "文件") -> StoredFile:
+    """Write the bytes under their hash (once) and add the row; the caller holds the write.
+
+    If the folder cannot take them, nothing is left behind (no row, no partial file) and
+    UploadNotStored names the form field to show it beside."""
     digest = hashlib.sha256(data).hexdigest()
     target = upload_dir() / digest[:2] / digest
     try:
-        # Already there: touch it, since pruning spares files younger than its cutoff and
-        # this one is in use again.
-        os.utime(target)
-    except FileNotFoundError:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Write aside, then rename: another process never sees half a file.
-        fd, draft = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(draft, target)
+        _write_once(target, data)
+    except OSError as error:
+        current_app.logger.error("upload not stored in %s: %s", upload_dir(), error)
+        trouble = STORAGE_TROUBLE.get(error.errno, "服务器暂时无法保存文件")
+        raise UploadNotStored(f"{label}未能保存：{trouble}。您填写的内容没有提交成功，"
+                              "请稍后重试；如仍不成功请联系会务组。", field) from None
     # The name is shown and sent back in headers: no control characters, no folders.
     name = strip_control_chars(re.sub(r"[\r\n\t]", " ", original_name or ""))
     name = re.split(r"[\\/]", name)[-1].strip()
@@ -195,12 +206,32 @@ def store_file(data: bytes, kind: str, original_name: str = "") -> StoredFile:
     return stored
 
 
+def _write_once(target: Path, data: bytes) -> None:
+    try:
+        # Already there: touch it, since pruning spares files younger than its cutoff and
+        # this one is in use again.
+        os.utime(target)
+        return
+    except FileNotFoundError:
+        pass
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Write aside, then rename: another process never sees half a file.
+    fd, draft = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(draft, target)
+    except BaseException:
+        Path(draft).unlink(missing_ok=True)  # a full disk leaves no half file behind
+        raise
+
+
 def save_upload(storage: FileStorage | None, *, allowed: frozenset, field: str,
                 label: str = "文件", max_bytes: int | None = None) -> StoredFile:
     """Check an upload and store it."""
     data, kind = check_upload(storage, allowed=allowed, field=field, label=label,
                               max_bytes=max_bytes)
-    return store_file(data, kind, storage.filename)
+    return store_file(data, kind, storage.filename, field=field, label=label)
 
 
 def prune_unattached(older_than: timedelta) -> tuple[int, int]:
