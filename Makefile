@@ -11,7 +11,7 @@ ifeq ($(DB),postgres)
 TEST_ENV := TEST_DATABASE_URL=$(PG_URL) TEST_WORKER_BROKER_URL=$(REDIS_TEST_URL)
 endif
 
-.PHONY: run test test-scale test-all bench system-deps clean-db
+.PHONY: run serve-prod test test-scale test-all bench system-deps prod-deps clean-db
 
 $(BIN)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,15 @@ run: $(BIN)/.installed instance
 	$(BIN)/flask worker & worker=$$!; \
 	trap 'kill -INT $$worker 2>/dev/null; wait $$worker' EXIT; \
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+# The scale-out set-up of deploy/README.md on this machine: PostgreSQL, Redis, two gunicorn
+# instances behind nginx (TLS, self-signed), one worker; https://127.0.0.1:8443/.
+serve-prod: $(BIN)/.dev-installed prod-deps
+	deploy/serve-prod.sh
+
+prod-deps:
+	@command -v nginx >/dev/null || { echo "installing nginx with apt-get"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
 
 # Debian packages the tests use: Chromium for the browser tests, poppler-utils for pdftotext.
 system-deps:

@@ -1,6 +1,6 @@
 """flask commands: demo data and the mail queue."""
 import click
-from flask import Flask
+from flask import Flask, current_app
 
 from .extensions import db
 from .timeutil import china_today
@@ -29,7 +29,8 @@ def register_commands(app: Flask) -> None:
                        f"{event.registration_deadline}）")
         if not added:
             click.echo("演示活动已存在，未重复加载。")
-        click.echo("会务后台 http://127.0.0.1:5000/admin/login 演示账号（密码均为 "
+        base_url = current_app.config["BASE_URL"].rstrip("/")
+        click.echo(f"会务后台 {base_url}/admin/login 演示账号（密码均为 "
                    f"{DEMO_PASSWORD}）：" + "、".join(email for email, _, _ in DEMO_STAFF))
 
     @app.cli.group()
