@@ -84,6 +84,8 @@ def init_ops(app: Flask) -> None:
     app.url_value_preprocessor(_note_link_secrets)
     app.after_request(_finish_request)
     app.register_error_handler(DBAPIError, _database_error)
+    # Runs before Flask-SQLAlchemy's own teardown (teardowns run last registered first).
+    app.teardown_appcontext(_close_session)
     app.add_url_rule("/healthz", "healthz", csrf.exempt(healthz), methods=["GET", "HEAD"])
 
 
@@ -146,6 +148,24 @@ def _database_error(error: DBAPIError):
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _close_session(_exc) -> None:
+    """End the request's session even when its connection died after the response was made.
+
+    The database restarting between the view and the teardown makes the session's closing
+    ROLLBACK fail; raised from the teardown, that would turn a page already rendered into a
+    bare 500. The connection is dropped instead and the pool opens a new one next time."""
+    try:
+        db.session.remove()
+    except DBAPIError as error:
+        log.warning("session closed on a dead connection: %s",
+                    str(error.orig or error).strip().splitlines()[0])
+        try:
+            db.session.registry().invalidate()
+        except Exception:  # noqa: BLE001 -- nothing more can be done with it
+            pass
+        db.session.registry.clear()
 
 
 def healthz():
