@@ -15,13 +15,26 @@ forgot begin_write() fails in the tests instead of under load.  CLI commands and
 scripts (no request) begin every transaction IMMEDIATE.  On PostgreSQL
 begin_write() does nothing: the services lock the scarce row with
 SELECT ... FOR UPDATE before checking it.
+
+Writers on a SQLite file queue on a lock file before BEGIN IMMEDIATE (WriteQueue).
+SQLite's own busy handler makes a waiting writer sleep and retry, in steps that
+grow to 100 ms, so under 16 concurrent registrations one unlucky writer waited
+close to a second while others got in. A blocked flock() is woken by the kernel
+the moment the holder releases it, so a writer waits only for the writers ahead
+of it. busy_timeout stays as the fallback for processes that do not take the
+lock file (the sqlite3 shell, a backup).
 """
+import fcntl
+import os
+import sqlite3
+import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timezone
 
 from flask import has_request_context
 from sqlalchemy import DateTime, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
@@ -47,14 +60,87 @@ def write_intent(flag: bool = True):
         _write_intent.reset(token)
 
 
+# Per thread: the lock files this thread holds, and on how many connections.
+_held = threading.local()
+
+
+class WriteQueue:
+    """The writers of one SQLite file, queued on an exclusive flock() of a lock file beside it.
+
+    Each pooled DBAPI connection opens the lock file once (its own open file description,
+    so connections of one process, in different threads, queue like separate processes).
+    The lock is taken just before BEGIN IMMEDIATE and let go right after COMMIT or ROLLBACK
+    has ended the SQLite transaction; a process that dies lets go with its descriptors."""
+
+    HELD = "write_queue_held"
+    FD = "write_queue_fd"
+
+    def __init__(self, database_path: str):
+        self.path = os.path.abspath(database_path) + "-writelock"
+
+    def open(self, info: dict) -> None:
+        info[self.FD] = (os.getpid(), os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+
+    def close(self, info: dict) -> None:
+        self.release(info)
+        pid_fd = info.pop(self.FD, None)
+        if pid_fd is not None:
+            os.close(pid_fd[1])
+
+    def _count(self, change: int = 0) -> int:
+        counts = _held.__dict__.setdefault("counts", {})
+        counts[self.path] = counts.get(self.path, 0) + change
+        return counts[self.path]
+
+    def acquire(self, info: dict) -> None:
+        if self.FD not in info or info.get(self.HELD):
+            return
+        pid, fd = info[self.FD]
+        if pid != os.getpid():
+            # Opened before a fork: the parent shares that descriptor's lock. Take our own.
+            self.open(info)
+            fd = info[self.FD][1]
+        if self._count():
+            # This thread already writes on another connection: waiting would never end.
+            raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError(
+                "database is locked (this thread holds the write lock on another connection)"))
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        info[self.HELD] = True
+        self._count(+1)
+
+    def release(self, info: dict) -> None:
+        if info.pop(self.HELD, False):
+            self._count(-1)
+            fcntl.flock(info[self.FD][1], fcntl.LOCK_UN)
+
+    def end(self, dbapi_connection, info: dict, how: str) -> None:
+        """End the SQLite transaction now (COMMIT or ROLLBACK), then let the next writer in.
+
+        SQLAlchemy's own commit/rollback that follows finds no transaction open, which
+        Python's sqlite3 treats as a no-op. A COMMIT that fails (disk full) keeps the lock:
+        the ROLLBACK that follows it lets go."""
+        if not info.get(self.HELD):
+            return
+        if how == "commit":
+            dbapi_connection.commit()
+            self.release(info)
+        else:
+            try:
+                dbapi_connection.rollback()
+            finally:
+                self.release(info)
+
+
 def configure_engine(engine) -> None:
-    """Install the SQLite pragmas and explicit BEGIN handling on an engine."""
+    """Install the SQLite pragmas, the write queue and explicit BEGIN handling on an engine."""
     if engine.dialect.name != "sqlite":
         return
     in_memory = engine.url.database in (None, "", ":memory:")
+    queue = None if in_memory else WriteQueue(engine.url.database)
+    engine.confreg_write_queue = queue
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):
+    def _on_connect(dbapi_connection, record):
         # Hand transaction control to SQLAlchemy's "begin" event below.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -64,12 +150,45 @@ def configure_engine(engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        if queue is not None:
+            queue.open(record.info)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         write = wants_write()
+        if write and queue is not None:
+            queue.acquire(connection.connection.info)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
         connection.info["write"] = write
+
+    if queue is None:
+        return
+
+    @event.listens_for(engine, "commit")
+    def _on_commit(connection):
+        if not connection.invalidated:  # else "invalidate" below has let go already
+            queue.end(connection.connection.dbapi_connection, connection.connection.info,
+                      "commit")
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(connection):
+        if not connection.invalidated:
+            queue.end(connection.connection.dbapi_connection, connection.connection.info,
+                      "rollback")
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_connection, record):
+        # Returned to the pool with a write still open (the pool rolls it back next).
+        if dbapi_connection is not None:
+            queue.end(dbapi_connection, record.info, "rollback")
+
+    @event.listens_for(engine, "close")
+    def _on_close(_dbapi_connection, record):
+        queue.close(record.info)
+
+    @event.listens_for(engine, "invalidate")
+    def _on_invalidate(_dbapi_connection, record, _exception):
+        queue.close(record.info)
 
 
 class WriteOutsideTransaction(RuntimeError):
@@ -85,6 +204,9 @@ def begin_write(session: Session) -> None:
         raise WriteOutsideTransaction("begin_write() must come before any change")
     # The read transaction wrote nothing, so ending it loses nothing.
     connection.exec_driver_sql("COMMIT")
+    queue = getattr(connection.engine, "confreg_write_queue", None)
+    if queue is not None:
+        queue.acquire(connection.connection.info)
     connection.exec_driver_sql("BEGIN IMMEDIATE")
     connection.info["write"] = True
     session.expire_all()  # read again under the lock
