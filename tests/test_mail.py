@@ -329,3 +329,67 @@ def test_a_mail_server_that_accepts_and_then_hangs_is_given_up_after_the_timeout
     row = the_mail(app)
     assert (row.status, row.attempts) == ("pending", 1)
     assert "timed out" in row.last_error
+
+
+class _Refusing:
+    """An SMTP server that is up but refuses every recipient for now (a 4xx: try later)."""
+
+    def __init__(self):
+        self.refused = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        self.refused += 1
+        return "451 4.3.2 System not accepting network messages"
+
+
+def test_a_mail_server_refusing_then_hanging_then_back_gets_each_mail_exactly_once(
+        app, worker, event, request):
+    """The three ways a mail server fails in turn, with mail queued during each; when it is
+    back, the retries deliver every mail once, and later runs send nothing again."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    from tests.conftest import free_port
+
+    state = app.extensions["mail"]
+    saved = (state.server, state.port, app.config["MAIL_TIMEOUT"])
+    refusing = _Refusing()
+    controller = Controller(refusing, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    tarpit = socket.socket()
+    try:
+        # 1. Up, but refusing: the mail stays pending with the server's answer kept.
+        state.server, state.port = "127.0.0.1", controller.port
+        queue_registration(app, event["id"], 1)
+        worker.settle()
+        assert refusing.refused == 1
+        # 2. Hanging: accepts the connection, never answers; given up after MAIL_TIMEOUT.
+        tarpit.bind(("127.0.0.1", 0))
+        tarpit.listen(8)
+        state.server, state.port = "127.0.0.1", tarpit.getsockname()[1]
+        app.config["MAIL_TIMEOUT"] = 1
+        queue_registration(app, event["id"], 2)
+        worker.settle()
+    finally:
+        state.server, state.port, app.config["MAIL_TIMEOUT"] = saved
+        controller.stop()
+        tarpit.close()
+    with app.app_context():
+        rows = {row.to_addr: (row.status, row.attempts, row.last_error)
+                for row in db.session.scalars(select(OutboundMail))}
+    assert rows["unit1@example.cn"][:2] == ("pending", 1)
+    assert "451" in rows["unit1@example.cn"][2]
+    assert rows["unit2@example.cn"][:2] == ("pending", 1)
+    assert "timed out" in rows["unit2@example.cn"][2]
+
+    # 3. Back: the retries, when due, send both; another run (or the sweep) sends nothing.
+    smtp = request.getfixturevalue("smtp")
+    with app.app_context():
+        assert deliver_mail(now=utcnow() + timedelta(hours=2)) == 2
+        assert deliver_mail(now=utcnow() + timedelta(hours=4)) == 0
+    received = smtp.messages
+    assert sorted(m["To"] for m in received) == ["unit1@example.cn", "unit2@example.cn"]
+    assert len({m["Message-ID"] for m in received}) == 2
+    with app.app_context():
+        assert {row.status for row in db.session.scalars(select(OutboundMail))} == {"sent"}
