@@ -305,12 +305,17 @@ def _board(post: str | None, start: Callable):
     return setup
 
 
+def _assigned(event, submission, reviewer_id: int) -> int:
+    """Assign one reviewer to one submission; the assignment's id."""
+    assign_reviewers(event, [submission.id], [reviewer_id], actor="测试")
+    db.session.commit()
+    return db.session.scalar(
+        select(ReviewAssignment.id).where(ReviewAssignment.submission_id == submission.id))
+
+
 def _unassign(ctx) -> Form:
     event, first, _second, reviewer = _review_call(ctx)
-    assign_reviewers(event, [first.id], [reviewer.id], actor="测试")
-    db.session.commit()
-    assignment_id = db.session.scalar(
-        select(ReviewAssignment.id).where(ReviewAssignment.submission_id == first.id))
+    assignment_id = _assigned(event, first, reviewer.id)
     return Form(f"/admin/events/{event.id}/review/submissions/{first.id}",
                 f"/admin/events/{event.id}/review/assignments/{assignment_id}/unassign",
                 start={"back": str(first.id)})
@@ -324,10 +329,7 @@ def _criteria(ctx) -> Form:
 
 def _score(ctx) -> Form:
     event, first, _second, _reviewer = _review_call(ctx)
-    assign_reviewers(event, [first.id], [ctx.user_id], actor="测试")
-    db.session.commit()
-    assignment_id = db.session.scalar(
-        select(ReviewAssignment.id).where(ReviewAssignment.submission_id == first.id))
+    assignment_id = _assigned(event, first, ctx.user_id)
     url = f"/admin/review/{assignment_id}"
     return Form(url, url, start={f"score_{c['key']}": "80" for c in criteria_of(event)}
                 | {"comment": "材料扎实，做法可复制。"})
