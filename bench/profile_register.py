@@ -4,9 +4,11 @@
     .venv/bin/python bench/profile_register.py [--requests N] [--top K] [--pstats FILE]
 
 Companion to bench/register.py.  It uses a fresh SQLite file in a temp dir, the
-real migrations, one open event, and mail written to a temp outbox.  It times N
-valid single-attendee POSTs and prints:
-  - wall and CPU time per request;
+real migrations, one open event, and a worker queue in a temp file.  The mail is off
+the request path: a POST commits its outbox row and hands the id to the queue; no
+worker runs here (bench/register.py runs one).  It times N valid single-attendee
+POSTs and prints:
+  - wall and CPU time per request, against issue 8's target (CPU <= 5 ms);
   - how long the SQLite write lock was held per request (from each
     BEGIN IMMEDIATE to its COMMIT or ROLLBACK), the number of write transactions,
     and the number of SQL statements;
@@ -17,6 +19,7 @@ registrations per second at about 1 / lock time, however many workers there are.
 """
 import argparse
 import cProfile
+import logging
 import pstats
 import shutil
 import sys
@@ -25,6 +28,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+TARGET_CPU_MS = 5.0  # issue 8: registration CPU per request, mail off the request path
 
 
 # Steps of a registration POST: (label, file path ending, function name).  A step the
@@ -43,10 +47,8 @@ STEPS = [
     ("      _new_code", "confreg/services/registrations.py", "_new_code"),
     ("      record_audit", "confreg/services/audit.py", "record_audit"),
     ("      queue_mail (templates + INSERT)", "confreg/notifications.py", "queue_mail"),
-    ("    send_queued_mail (after commit)", "confreg/notifications.py", "send_queued_mail"),
-    ("      _claim", "confreg/notifications.py", "_claim"),
-    ("      _transmit", "confreg/notifications.py", "_transmit"),
-    ("        flask_mail Message.as_bytes", "flask_mail/__init__.py", "as_bytes"),
+    ("    _dispatch (after commit: hand ids to huey)", "confreg/worker.py", "_dispatch"),
+    ("      huey enqueue", "huey/api.py", "enqueue"),
     ("  SQLAlchemy Session.commit (all)", "sqlalchemy/orm/session.py", "commit"),
     ("  SQLAlchemy flush (all)", "sqlalchemy/orm/session.py", "_flush"),
     ("  SQLAlchemy lazy loads (all)", "sqlalchemy/orm/strategies.py", "_emit_lazyload"),
@@ -93,7 +95,14 @@ def profile(args, tmp: Path) -> int:
     from tests.conftest import CSRF_RE, make_event, registration_form
 
     app = create_app("config.Config", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp / 'p.db'}",
-                     MAIL_OUTBOX_DIR=str(tmp / "outbox"))
+                     MAIL_OUTBOX_DIR=str(tmp / "outbox"),
+                     WORKER_BROKER_URL=f"sqlite:///{tmp / 'queue.db'}")
+    # The access log line of each request is still written (it is part of the request's
+    # cost), into a file instead of over this script's output.
+    app_log = open(tmp / "app.log", "w")
+    for handler in app.logger.handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(app_log)
     stats = {"locked": 0.0, "writes": 0, "statements": 0, "since": None, "log": None}
     with app.app_context():
         upgrade()
@@ -143,7 +152,7 @@ def profile(args, tmp: Path) -> int:
         post()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(f"{n} registration POSTs, unprofiled, per request: wall {wall / n * 1000:.1f} ms, "
-          f"CPU {cpu / n * 1000:.1f} ms")
+          f"CPU {cpu / n * 1000:.1f} ms (issue 8's target: CPU <= {TARGET_CPU_MS:g} ms)")
     print(f"  SQLite write lock held {stats['locked'] / n * 1000:.1f} ms "
           f"({stats['locked'] / wall * 100:.0f}% of wall) in {stats['writes'] / n:.1f} write "
           f"transactions; {stats['statements'] / n:.1f} SQL statements")
@@ -165,6 +174,7 @@ def profile(args, tmp: Path) -> int:
     table = pstats.Stats(profiler).strip_dirs()
     table.sort_stats("cumulative").print_stats(args.top)
     table.sort_stats("tottime").print_stats(args.top)
+    app_log.close()
     return 0
 
 
