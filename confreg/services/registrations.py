@@ -3,8 +3,10 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import bindparam, exists, func, or_, select
+from sqlalchemy.orm import joinedload
 
 from ..checks import new_registration_code, normalize_credit_code, normalize_mobile
 from ..database import begin_write
@@ -86,13 +88,25 @@ def quote_fee(event: Event, tier_claim: str, unit_name: str, credit_code: str,
     return FeeQuote("member_pending", member_tier.amount)
 
 
-def lock_event(event_id: int) -> Event:
+@cache
+def _lock_event_query(for_registration: bool = False):
+    """SELECT the event FOR UPDATE (built once: the statement is the same every time).
+
+    A registration also reads the fee tiers (its price) and the contacts (its confirmation
+    mail) under the lock, in the same statement."""
+    query = (select(Event).where(Event.id == bindparam("event_id"))
+             .with_for_update(of=Event, key_share=True)
+             .execution_options(populate_existing=True))
+    if for_registration:
+        query = query.options(joinedload(Event.fee_tiers), joinedload(Event.contacts))
+    return query
+
+
+def lock_event(event_id: int, *, for_registration: bool = False) -> Event:
     """Begin writing and hold the event's lock until commit, before any check of its seats."""
     begin_write(db.session)  # SQLite: BEGIN IMMEDIATE; PostgreSQL: the FOR UPDATE below
-    return db.session.execute(
-        select(Event).where(Event.id == event_id).with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
-    ).scalar_one()
+    return db.session.execute(_lock_event_query(for_registration),
+                              {"event_id": event_id}).unique().scalar_one()
 
 
 def lock_with_event(row):
@@ -139,12 +153,15 @@ def extend_until(registration: Registration, attribute: str, until: date | None,
                  changes=diff({attribute: before}, {attribute: until}))
 
 
+@cache
+def _seats_taken_query():
+    return (select(func.count(Attendee.id)).join(Registration)
+            .where(Attendee.event_id == bindparam("event_id"), Registration.status == "active"))
+
+
 def seats_taken(event: Event) -> int:
     """Count attendees of active registrations."""
-    return db.session.scalar(
-        select(func.count(Attendee.id)).join(Registration)
-        .where(Attendee.event_id == event.id, Registration.status == "active")
-    )
+    return db.session.scalar(_seats_taken_query(), {"event_id": event.id})
 
 
 def seats_left(event: Event) -> int | None:
@@ -213,7 +230,7 @@ def register_unit(event_id: int, unit: UnitDetails, attendees: list[AttendeeDeta
     """Register a unit with its attendees; return the registration and its private token."""
     if not attendees:
         raise ServiceError("请至少填写一名参会人员。", field="attendees")
-    event = lock_event(event_id)
+    event = lock_event(event_id, for_registration=True)
     if submission_key:
         earlier = db.session.scalar(
             select(Registration).where(Registration.submission_key == submission_key))

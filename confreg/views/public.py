@@ -1,8 +1,9 @@
 """Public pages: the list of events, each notice, the registration form."""
 import re
+from functools import cache
 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..database import utcnow
 from ..extensions import db
@@ -20,10 +21,16 @@ bp = Blueprint("public", __name__)
 EVENT_KEY = re.compile(r"[a-z0-9-]{1,64}")
 
 
+@cache
+def _published_event_query():
+    # Built once: every public page of an event runs it.
+    return select(Event).where(Event.key == bindparam("key"), Event.published.is_(True))
+
+
 def published_event_or_404(key: str) -> Event:
     if not EVENT_KEY.fullmatch(key):
         abort(404)  # and no NUL byte or oddity reaches the database
-    event = db.session.scalar(select(Event).where(Event.key == key, Event.published.is_(True)))
+    event = db.session.scalar(_published_event_query(), {"key": key})
     if event is None:
         abort(404)
     return event
