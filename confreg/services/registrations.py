@@ -182,10 +182,15 @@ def _check_capacity(event: Event, extra: int) -> None:
                            field="attendees")
 
 
+@cache
+def _code_taken_query():
+    return select(exists().where(Registration.code == bindparam("code")))
+
+
 def _new_code() -> str:
     while True:
         code = new_registration_code()
-        if db.session.scalar(select(func.count()).where(Registration.code == code)) == 0:
+        if not db.session.scalar(_code_taken_query(), {"code": code}):
             return code
 
 
