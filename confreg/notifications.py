@@ -14,7 +14,7 @@ from email import policy
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import current_app, render_template
+from flask import current_app
 import flask_mail
 from flask_mail import Message
 from sqlalchemy import or_, select, update
@@ -38,14 +38,26 @@ def case_link(token: str) -> str:
     return f"{current_app.config['BASE_URL'].rstrip('/')}/c/{token}"
 
 
+def render_mail(kind: str, context: dict) -> tuple[str, str]:
+    """Subject and body of templates/email/<kind>/ with this context.
+
+    Rendered by the Jinja environment itself, without Flask's per-request template context
+    (request, session, g, the logged-in user): a mail is the same whoever's request, or
+    the worker, composes it, and skipping it made a registration POST cheaper.
+    """
+    env = current_app.jinja_env
+    context = {**context, "private_link": private_link, "config": current_app.config}
+    subject = env.get_template(f"email/{kind}/subject.txt").render(context).strip()
+    body = env.get_template(f"email/{kind}/body.txt").render(context)
+    return subject, body
+
+
 def queue_mail(kind: str, to_addr: str, *, context: dict, registration=None) -> OutboundMail:
     """Compose mail from templates/email/<kind>/ and queue it in the current transaction.
 
     The worker sends it once the transaction commits; a rollback forgets it.
     """
-    context = {**context, "private_link": private_link}
-    subject = render_template(f"email/{kind}/subject.txt", **context).strip()
-    body = render_template(f"email/{kind}/body.txt", **context)
+    subject, body = render_mail(kind, context)
     now = utcnow()
     message = OutboundMail(kind=kind, to_addr=to_addr, subject=subject, body_text=body,
                            registration_id=registration.id if registration else None,

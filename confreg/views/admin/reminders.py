@@ -6,6 +6,7 @@ from wtforms.validators import AnyOf, InputRequired
 
 from ...extensions import db
 from ...models.reminders import REMINDER_KINDS
+from ...notifications import render_mail
 from ...services import ServiceError
 from ...services.reminders import (reminder_kinds, reminder_mail_context, reminder_recipients,
                                   send_reminders)
@@ -30,10 +31,8 @@ def _page(event, kind: str | None, form: SendRemindersForm, *, status: int = 200
         form.kind.data = chosen.kind
     sample = next((r for r in recipients if not r.sent_today), None)
     if sample is not None:
-        context = reminder_mail_context(event, sample, today)
-        sample = {"to": sample.contact_email,
-                  "subject": render_template(f"email/reminder_{kind}/subject.txt", **context),
-                  "body": render_template(f"email/reminder_{kind}/body.txt", **context)}
+        subject, body = render_mail(f"reminder_{kind}", reminder_mail_context(event, sample, today))
+        sample = {"to": sample.contact_email, "subject": subject, "body": body}
     return render_template(
         "admin/reminders/index.html", event=event, kinds=kinds, chosen=chosen,
         recipients=recipients, to_send=sum(not r.sent_today for r in recipients),
