@@ -34,6 +34,37 @@ def register_commands(app: Flask) -> None:
                    f"{DEMO_PASSWORD}）：" + "、".join(email for email, _, _ in DEMO_STAFF))
 
     @app.cli.group()
+    def bank():
+        """Bank statements."""
+
+    @bank.command("sample-statement")
+    @click.argument("path", type=click.Path(dir_okay=False, writable=True))
+    def bank_sample_statement(path):
+        """Write a statement (ICBC's CSV) paying the registrations that owe money, to try it."""
+        from sqlalchemy import select
+
+        from .bank.sample import sample_statement
+        from .models import Event, Registration
+        from .services.bank import open_items
+
+        items = [item for item in open_items() if item.outstanding > 0][:12]
+        if not items:
+            raise click.ClickException("没有待缴费的报名：先报名几家单位再生成示例流水。")
+        events = {e.id: e for e in db.session.scalars(
+            select(Event).where(Event.id.in_({item.event_id for item in items})))}
+        codes = {r.id: r.code for r in db.session.scalars(
+            select(Registration).where(Registration.id.in_([i.registration_id for i in items])))}
+        first = events[items[0].event_id]
+        data = sample_statement(
+            first.bank_account, first.payee_name,
+            [(codes[i.registration_id], i.unit_name, i.outstanding,
+              events[i.event_id].payment_remark) for i in items], today=china_today())
+        with open(path, "wb") as out:
+            out.write(data)
+        click.echo(f"已写入 {path}：{len(items)} 家报名的示例流水（工行 CSV 格式，GBK）。"
+                   "在会务后台“银行流水”中上传。")
+
+    @app.cli.group()
     def users():
         """Staff accounts."""
 

@@ -90,10 +90,25 @@ EXPECTED_ROLES = {
     "admin_attendance.save": {"admin", "staff"},
     "admin_attendance.complete_all": {"admin", "staff"},
     # --- long jobs and the system status (issue 8); job id 1 does not exist: 404 ---
-    "admin_jobs.show": {"admin", "staff"},
-    "admin_jobs.status": {"admin", "staff"},
-    "admin_jobs.file": {"admin", "staff"},
+    "admin_jobs.show": {"admin", "staff", "finance"},
+    "admin_jobs.status": {"admin", "staff", "finance"},
+    "admin_jobs.file": {"admin", "staff", "finance"},
     "admin_system.index": {"admin"},
+    # --- bank statements (issue 9): staff read where the money is, finance decides ---
+    "admin_bank.index": {"admin", "finance", "staff"},
+    "admin_bank.upload": {"admin", "finance"},
+    "admin_bank.statement": {"admin", "finance", "staff"},
+    "admin_bank.mapping": {"admin", "finance"},
+    "admin_bank.review": {"admin", "finance", "staff"},
+    "admin_bank.confirm_matched": {"admin", "finance"},
+    "admin_bank.take_candidate": {"admin", "finance"},
+    "admin_bank.transaction": {"admin", "finance", "staff"},
+    "admin_bank.ignore": {"admin", "finance"},
+    "admin_bank.reopen": {"admin", "finance"},
+    "admin_bank.unassign": {"admin", "finance"},
+    "admin_bank.refund": {"admin", "finance"},
+    "admin_bank.reconciliation": {"admin", "finance", "staff"},
+    "admin_bank.reconciliation_export": {"admin", "finance", "staff"},
 }
 # Routes that are not behind a role (sign-in itself).
 OPEN_ROUTES = {"admin_auth.login", "admin_auth.logout"}

@@ -318,8 +318,33 @@ def test_the_finance_page_shows_totals_statuses_and_receipts(app, app_ctx, staff
     assert "已缴清 1" in text and "部分缴费 1" in text and "未缴费 1" in text
     assert receipt.number in text and "登记收款" in text
     only_unpaid = finance.get(f"/admin/events/{event.id}/finance?status=unpaid")
-    listing = only_unpaid.text.split("<h2>已开具的收据")[0]
+    listing = only_unpaid.text.split('<h2 id="receipts">已开具的收据')[0]
     assert "未付款单位" in listing and "已付清单位" not in listing and "部分付款单位" not in listing
+
+
+def test_the_receipts_of_a_big_event_come_in_pages_newest_first(app, app_ctx, staff_client,
+                                                                monkeypatch):
+    import confreg.services.finance as finance_service
+
+    monkeypatch.setattr(finance_service, "PAGE_SIZE", 3)
+    event = make_event()
+    finance = staff_client("finance")
+    numbers = []
+    for n in range(7):
+        registration, _ = register(event, 1, unit_name=f"收据分页单位{n}")
+        numbers.append(pay(registration, "3580", f"PG{n:03d}")[1].number)
+    db.session.commit()  # the last number was read in a transaction of its own
+
+    def listed(url):
+        text = finance.get(url).text
+        return re.findall(r"SJ\d{4}-\d{6}", text.split('<h2 id="receipts">')[1]), text
+
+    first, text = listed(f"/admin/events/{event.id}/finance")
+    third, _ = listed(f"/admin/events/{event.id}/finance?receipts_page=3")
+    beyond, _ = listed(f"/admin/events/{event.id}/finance?receipts_page=99")
+
+    assert first == numbers[::-1][:3] and third == [numbers[0]] and beyond == third
+    assert "有效 7 张，已作废 0 张" in text and "收据第 1 / 3 页" in text
 
 
 def test_staff_see_the_money_read_only_and_cannot_post(app, app_ctx, staff_client):

@@ -9,26 +9,31 @@ from ..models.payments import PAYMENT_METHODS
 from .registration import FormMeta
 
 
+def parse_amount(typed: str | None) -> tuple[Decimal | None, bool]:
+    """(amount, too large) of an amount as typed: "2,980.00", "¥2980", "-500"; None if not one."""
+    text = (typed or "").strip()
+    for noise in (",", "，", "¥", "￥", "元", " "):
+        text = text.replace(noise, "")
+    if not text:
+        return None, False
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        return None, False
+    if not amount.is_finite():
+        return None, False
+    # Rounding a 1e30 would fail; no transfer is anywhere near a billion yuan.
+    if amount.adjusted() >= 9:
+        return None, True
+    return amount, False
+
+
 class MoneyField(StringField):
     """An amount of yuan as typed by finance staff: "2,980.00", "¥2980", "-500" all work."""
 
     def process_formdata(self, valuelist):
         super().process_formdata(valuelist)
-        self.amount = None
-        text = (self.data or "").strip()
-        for noise in (",", "，", "¥", "￥", "元", " "):
-            text = text.replace(noise, "")
-        if text:
-            try:
-                self.amount = Decimal(text)
-            except InvalidOperation:
-                self.amount = None
-            if self.amount is not None and not self.amount.is_finite():
-                self.amount = None
-            # Rounding a 1e30 would fail; no transfer is anywhere near a billion yuan.
-            self.too_large = self.amount is not None and self.amount.adjusted() >= 9
-            if self.too_large:
-                self.amount = None
+        self.amount, self.too_large = parse_amount(self.data)
 
     def pre_validate(self, form):
         if getattr(self, "too_large", False):

@@ -1,5 +1,6 @@
 """The data model, one module per aggregate."""
 from .audit import AuditEntry
+from .bank import BankAllocation, BankLayout, BankStatement, BankTransaction, PayerAlias
 from .certificates import AttendanceRecord, Certificate
 from .jobs import Job, WorkerHeartbeat
 from .events import Event, EventContact, FeeTier, ScheduleItem
@@ -14,6 +15,11 @@ from .users import User
 
 __all__ = [
     "AttendanceRecord",
+    "BankAllocation",
+    "BankLayout",
+    "BankStatement",
+    "BankTransaction",
+    "PayerAlias",
     "Certificate",
     "ReviewAssignment",
     "StoredFile",

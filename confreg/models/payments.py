@@ -22,8 +22,14 @@ class Payment(db.Model):
     amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     received_on: Mapped[date] = mapped_column(Date)
     payer_name: Mapped[str] = mapped_column(String(200), default="")
-    # The bank's transaction number: the same transfer is never recorded twice.
-    bank_reference: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The bank's transaction number, copied from the bank transaction the payment came
+    # from: a transfer split over several registrations gives each the same number. That
+    # the same transfer is never recorded twice is kept by bank_transaction.serial.
+    bank_reference: Mapped[str | None] = mapped_column(String(64), index=True)
+    bank_transaction_id: Mapped[int | None] = mapped_column(ForeignKey("bank_transaction.id"),
+                                                            index=True)
+    # A reversal (an allocation of a transfer undone) offsets the payment it names.
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"))
     method: Mapped[str] = mapped_column(String(16), default="bank_transfer")
     note: Mapped[str] = mapped_column(Text, default="")
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
@@ -37,6 +43,12 @@ class Payment(db.Model):
     @property
     def method_label(self) -> str:
         return PAYMENT_METHODS.get(self.method, self.method)
+
+    @property
+    def kind_label(self) -> str:
+        if self.reverses_id is not None:
+            return "冲销"
+        return "退款" if self.amount < 0 else "收款"
 
 
 class DocumentCounter(db.Model):

@@ -19,7 +19,8 @@ from sqlalchemy.orm import contains_eager
 from ..checks import rmb_capitals
 from ..database import begin_write, utcnow
 from ..extensions import db
-from ..models import Attendee, Certificate, DocumentCounter, Payment, Receipt, Registration
+from ..models import (Attendee, BankAllocation, BankTransaction, Certificate, DocumentCounter,
+                      Payment, Receipt, Registration)
 from ..models.payments import PAYMENT_METHODS
 from ..notifications import queue_mail
 from ..pdf.receipt import ReceiptData, ReceiptLine
@@ -76,11 +77,19 @@ def _check_payment(details: PaymentDetails, today: date) -> Decimal:
     return amount.quantize(CENT)
 
 
-def _duplicate_reference_error(earlier: Payment | None, reference: str) -> ServiceError:
+def _duplicate_reference_error(earlier, reference: str) -> ServiceError:
+    """The message for a serial already known: recorded by hand, or in an imported statement."""
     where = ""
     if earlier is not None:
-        where = (f"（已登记在报名 {earlier.registration.code}，{earlier.amount:,.2f} 元，"
-                 f"{format_date_cn(earlier.received_on)}）")
+        payments = [a for a in earlier.allocations if not a.is_reversed]
+        if payments:
+            codes = "、".join(a.registration.code for a in payments)
+            where = (f"（已登记在报名 {codes}，{earlier.amount:,.2f} 元，"
+                     f"{format_date_cn(earlier.booked_on)}）")
+        else:
+            where = (f"（在导入的银行流水中：{format_date_cn(earlier.booked_on)} "
+                     f"{earlier.payer_name or '付款人未知'} {earlier.amount:,.2f} 元，"
+                     "请在“银行流水”中核对分配）")
     return ServiceError(f"银行流水号 {reference} 已经登记过{where}，同一笔转账不能重复登记。",
                         field="bank_reference")
 
@@ -88,54 +97,84 @@ def _duplicate_reference_error(earlier: Payment | None, reference: str) -> Servi
 def record_payment(registration: Registration, details: PaymentDetails, *, actor: str,
                    recorded_by_id: int | None = None,
                    today: date | None = None) -> tuple[Payment, Receipt | None]:
-    """Record money received (or refunded) for a registration; issue its receipt when paid."""
+    """Record money received (or refunded) for a registration; issue its receipt when paid.
+
+    A bank serial number makes the transfer a bank transaction of its own, so it collides
+    with the same serial typed again or imported from a statement."""
     today = today or china_today()
     registration, event = lock_registration(registration)
     amount = _check_payment(details, today)
     reference = normalize_bank_reference(details.bank_reference)
+    transaction = None
     if reference is not None:
-        earlier = db.session.scalar(select(Payment).where(Payment.bank_reference == reference))
+        earlier = db.session.scalar(select(BankTransaction)
+                                    .where(BankTransaction.serial == reference))
         if earlier is not None:
             raise _duplicate_reference_error(earlier, reference)
+        transaction = BankTransaction(
+            source="manual", serial=reference, booked_on=details.received_on,
+            direction="in" if amount > 0 else "out", amount=abs(amount),
+            allocated=abs(amount), payer_name=details.payer_name.strip()[:200],
+            status="confirmed", pile="matched", rule="recorded", explanation="手工登记的收款",
+            proposal={}, raw={}, handled_by=actor, handled_at=utcnow(), created_at=utcnow())
+        try:
+            # Another process may record (or import) the same transfer at this moment: the
+            # unique index decides, the savepoint keeps us going.
+            with db.session.begin_nested():
+                db.session.add(transaction)
+        except IntegrityError:
+            raise _duplicate_reference_error(None, reference) from None
+    payment, receipt = add_payment(
+        registration, event, amount=amount, received_on=details.received_on,
+        payer_name=details.payer_name, reference=reference, method=details.method,
+        note=details.note, transaction_id=transaction.id if transaction else None, actor=actor,
+        recorded_by_id=recorded_by_id, today=today)
+    if transaction is not None:
+        db.session.add(BankAllocation(
+            transaction_id=transaction.id, registration_id=registration.id, amount=abs(amount),
+            rule="recorded", status="confirmed", payment_id=payment.id, confirmed_by=actor,
+            confirmed_at=utcnow()))
+        db.session.flush()
+    return payment, receipt
+
+
+def add_payment(registration: Registration, event, *, amount: Decimal, received_on: date,
+                payer_name: str, reference: str | None, method: str, note: str,
+                transaction_id: int | None, actor: str, recorded_by_id: int | None,
+                today: date, reverses_id: int | None = None,
+                void_reason: str | None = None) -> tuple[Payment, Receipt | None]:
+    """Add a payment to a locked registration, audit it, void or issue the receipt."""
     before = balance_of(registration)
     if amount < 0 and before.received + amount < 0:
         raise ServiceError(f"退款金额超过已收金额（已收 {before.received:,.2f} 元）。",
                            field="amount")
-
-    payment = Payment(registration_id=registration.id, amount=amount,
-                      received_on=details.received_on, payer_name=details.payer_name.strip(),
-                      bank_reference=reference, method=details.method,
-                      note=details.note.strip(), recorded_by_id=recorded_by_id,
+    payment = Payment(registration_id=registration.id, amount=amount, received_on=received_on,
+                      payer_name=(payer_name or "").strip()[:200], bank_reference=reference,
+                      method=method, note=(note or "").strip(), recorded_by_id=recorded_by_id,
+                      bank_transaction_id=transaction_id, reverses_id=reverses_id,
                       created_at=utcnow())
-    try:
-        # Another process may record the same transfer for another registration (another
-        # lock) at this moment: the unique constraint decides, the savepoint keeps us going.
-        with db.session.begin_nested():
-            db.session.add(payment)
-    except IntegrityError:
-        raise _duplicate_reference_error(None, reference or "") from None
-
+    db.session.add(payment)
+    db.session.flush()
     after = Balance(before.expected, before.received + amount)
-    kind = "退款" if amount < 0 else "收款"
+    kind = payment.kind_label
     record_audit(
         actor=actor, action="payment.recorded", object_type="payment", object_id=payment.id,
         event_id=event.id, registration_id=registration.id,
         summary=(f"登记{kind} {amount:,.2f} 元（{payment.method_label}"
                  f"{'，流水号 ' + reference if reference else ''}，到账 "
-                 f"{format_date_cn(details.received_on)}）；已收 {after.received:,.2f} / 应收 "
+                 f"{format_date_cn(received_on)}）；已收 {after.received:,.2f} / 应收 "
                  f"{after.expected:,.2f} 元，{after.status_label}"),
         changes={"amount": [None, f"{amount:.2f}"],
-                 "received_on": [None, details.received_on.isoformat()],
+                 "received_on": [None, received_on.isoformat()],
                  "payer_name": [None, payment.payer_name],
                  "bank_reference": [None, reference],
                  "method": [None, payment.method],
                  "received_total": [f"{before.received:.2f}", f"{after.received:.2f}"],
                  "payment_status": [before.status, after.status]},
     )
-    receipt = None
-    if details.amount < 0 and not after.paid_in_full:
+    if amount < 0 and not after.paid_in_full:
         # A receipt says "paid in full": after this refund it no longer holds.
-        void_active_receipt(registration, f"退款 {-details.amount:,.2f} 元后未付清",
+        void_active_receipt(registration, void_reason or f"退款 {-amount:,.2f} 元后未付清",
                             actor=actor)
     receipt = issue_receipt_if_settled(registration, actor=actor, issued_by_id=recorded_by_id,
                                        today=today)
@@ -331,8 +370,12 @@ class FinancePage:
     expected: Decimal          # for the whole event, not only this page
     received: Decimal
     counts: dict[str, int]     # registrations per payment status (all of the event)
-    receipts: list[Receipt]    # every receipt of the event, newest first
+    receipts: list[Receipt]    # one page of the event's receipts, newest first
     receipts_missing: int      # paid in full without a valid receipt
+    receipts_valid: int = 0    # of the whole event
+    receipts_void: int = 0
+    receipts_page: int = 1
+    receipts_pages: int = 1
 
     @property
     def outstanding(self) -> Decimal:
@@ -340,7 +383,7 @@ class FinancePage:
 
 
 def event_finance(event_id: int, *, status: str | None = None, query: str = "",
-                  page: int = 1) -> FinancePage:
+                  page: int = 1, receipts_page: int = 1) -> FinancePage:
     """The event's registrations with what each owes and paid, totals, and its receipts."""
     money = money_columns(event_id)
     status_col = money.status
@@ -374,11 +417,20 @@ def event_finance(event_id: int, *, status: str | None = None, query: str = "",
         select(Attendee.registration_id, func.count(Attendee.id))
         .where(Attendee.registration_id.in_(list(registrations)))
         .group_by(Attendee.registration_id)).all())
+    of_event = select(Receipt).join(Registration).where(Registration.event_id == event_id)
+    receipt_counts = dict(db.session.execute(
+        select(Receipt.status, func.count()).join(Registration)
+        .where(Registration.event_id == event_id).group_by(Receipt.status)).all())
+    receipt_total = sum(receipt_counts.values())
+    receipts_pages = max((receipt_total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    receipts_page = min(max(receipts_page, 1), receipts_pages)
     receipts = list(db.session.scalars(
-        select(Receipt).join(Registration).where(Registration.event_id == event_id)
-        .options(contains_eager(Receipt.registration))
-        .order_by(Receipt.year.desc(), Receipt.sequence.desc())))
-    current = {r.registration_id: r for r in receipts if not r.is_void}
+        of_event.options(contains_eager(Receipt.registration))
+        .order_by(Receipt.year.desc(), Receipt.sequence.desc())
+        .limit(PAGE_SIZE).offset((receipts_page - 1) * PAGE_SIZE)))
+    current = {r.registration_id: r for r in db.session.scalars(
+        select(Receipt).where(Receipt.registration_id.in_([row.id for row in ids]),
+                              Receipt.status == "issued"))}
     rows = [FinanceRow(registrations[row.id], attendee_counts.get(row.id, 0),
                        Balance(Decimal(row.expected).quantize(CENT),
                                Decimal(row.received).quantize(CENT)),
@@ -393,4 +445,7 @@ def event_finance(event_id: int, *, status: str | None = None, query: str = "",
                        expected=Decimal(totals[0]).quantize(CENT),
                        received=Decimal(totals[1]).quantize(CENT),
                        counts={name: counts.get(name, 0) for name in PAYMENT_STATUSES},
-                       receipts=receipts, receipts_missing=missing)
+                       receipts=receipts, receipts_missing=missing,
+                       receipts_valid=receipt_counts.get("issued", 0),
+                       receipts_void=receipt_counts.get("void", 0),
+                       receipts_page=receipts_page, receipts_pages=receipts_pages)

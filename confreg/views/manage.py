@@ -11,7 +11,7 @@ from ..models import AuditEntry
 from ..pdf.payment_notice import render_payment_notice
 from ..services import ServiceError
 from ..services.documents import payment_notice_of
-from ..services.finance import receipts_for
+from ..services.finance import balance_of, receipts_for
 from ..services.registrations import (can_cancel, can_edit_attendees, can_edit_invoice,
                                       cancel_refusal, cancel_registration, find_by_token, update_invoice_details,
                                       update_registration)
@@ -64,7 +64,7 @@ def show(token=None):
         can_edit=can_edit_attendees(registration, today),
         can_edit_invoice=can_edit_invoice(registration, today),
         can_cancel=can_cancel(registration, today),
-        receipts=receipts_for(registration),
+        receipts=receipts_for(registration), balance=balance_of(registration),
         private_url=url_for(".show", _external=True),
     )
 

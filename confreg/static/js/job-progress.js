@@ -20,6 +20,10 @@
     show("job-summary", state.summary);
     show("job-error", state.error);
     if (state.finished) {
+      if (box.getAttribute("data-reload")) {  // the page itself shows the result
+        window.location.reload();
+        return true;
+      }
       document.getElementById("job-wait-note").hidden = true;
       if (state.file_url) {
         var link = document.getElementById("job-file-link");

@@ -51,7 +51,7 @@ def index(event_id: int):
     status = request.args.get("status") or None
     query = (request.args.get("q") or "").strip()[:100]
     page = event_finance(event.id, status=status, query=query,
-                         page=page_arg())
+                         page=page_arg(), receipts_page=page_arg("receipts_page"))
     return render_template("admin/finance/index.html", event=event, page=page,
                            status=status if status in PAYMENT_STATUSES else None, query=query,
                            statuses=PAYMENT_STATUSES, receipt_statuses=RECEIPT_STATUSES,

@@ -17,7 +17,8 @@ bp = Blueprint("admin_jobs", __name__, url_prefix="/admin/jobs")
 
 # Who may see a job of each kind: the roles of the page that starts it (admin always).
 JOB_ROLES = {"booklet_pdf": {"staff"}, "booklet_docx": {"staff"},
-             "certificates_issue": {"staff"}, "certificates_pdf": {"staff"}}
+             "certificates_issue": {"staff"}, "certificates_pdf": {"staff"},
+             "bank_statement": {"finance"}}
 ROLES = sorted(set().union(*JOB_ROLES.values()))
 
 
@@ -70,6 +71,10 @@ def file(job_id: int):
 
 
 def _back_url(job: Job) -> str | None:
+    if job.kind == "bank_statement":
+        from ...services.jobs import job_params
+
+        return url_for("admin_bank.statement", statement_id=job_params(job)["statement_id"])
     if job.event_id is None:
         return None
     if job.kind.startswith("booklet"):

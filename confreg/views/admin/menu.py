@@ -5,6 +5,7 @@ from flask_login import current_user
 # (endpoint, label): top-level pages, then the pages of one event (they take event_id).
 ADMIN_PAGES = [
     ("admin_review.mine", "我的评审"),
+    ("admin_bank.index", "银行流水"),
     ("admin_members.index", "会员名录"),
     ("admin_members.claims", "会员价审核"),
     ("admin_users.index", "用户"),
@@ -18,6 +19,7 @@ EVENT_PAGES = [
     ("admin_dashboard.show", "概览", ATTENDED),
     ("admin_registrations.index", "报名", ATTENDED),
     ("admin_finance.index", "付款与收据", ATTENDED),
+    ("admin_bank.reconciliation", "对账", ATTENDED),
     ("admin_materials.index", "材料", None),
     ("admin_review.board", "评审", None),
     ("admin_booklet.show", "材料汇编", None),
