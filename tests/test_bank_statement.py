@@ -1,7 +1,6 @@
 """The bank-statement reader: each bank's export read back to the transactions it was built
 from, the lines around the table, the column mapping for unknown layouts, and bad files."""
 import io
-import time as clock
 import zipfile
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -533,18 +532,14 @@ def test_garbage_date_with_an_amount_is_an_error_with_its_line():
         read_statement(csv_statement(["交易日期", "收入"], ["", "2"]))
 
 
-# --- speed ---------------------------------------------------------------------------------
+# --- size ------------------------------------------------------------------------------------
+# How fast is measured in bench/bank_import.py, against reading the file alone: not here.
 
-def test_a_5000_row_xlsx_reads_well_within_a_second():
+def test_a_5000_row_xlsx_of_inline_strings_reads_every_row():
     transactions = [transaction(date(2026, 1, 1) + timedelta(days=i % 360), f"{100 + i}.50",
                                 serial=f"{i:010d}", remark=f"会议费 X{i:05d}")
                     for i in range(5000)]
-    data = boc_xlsx(transactions)  # 16 columns, inline strings: the slowest shape we know
-    timings = []
-    for _ in range(3):  # the best of three, so that a busy machine does not decide
-        started = clock.process_time()
-        parsed = read_statement(data)
-        timings.append(clock.process_time() - started)
+    parsed = read_statement(boc_xlsx(transactions))  # 16 columns, inline strings
     assert len(parsed.rows) == 5000
     assert parsed.rows[-1].serial == "0000004999"
-    assert min(timings) < 1.0  # about 0.45 s of CPU on an idle machine of this kind
+    assert parsed.rows[-1].amount == Decimal("5099.50")
