@@ -273,12 +273,17 @@ def read_statement(data: bytes, filename: str = "", *, mapping: dict[str, int] |
         rows=rows, skipped=skipped)
 
 
-def _open(data: bytes, filename: str) -> tuple[str, str | None, list[Callable[[], Iterable]]]:
-    """The format, the text encoding and one row source per sheet, told by the content."""
+def statement_format(data: bytes, filename: str = "") -> str:
+    """"xlsx", "xls" or "csv", told by the content; a file of another kind is refused with a
+    message saying what it is (an upload checks this before the worker reads the file)."""
+    return _kind(data, filename)[0]
+
+
+def _kind(data: bytes, filename: str) -> tuple[str, str | None, str | None]:
     if data[:4] == b"PK\x03\x04":
-        return "xlsx", None, _xlsx_sheets(data)
+        return "xlsx", None, None
     if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        return "xls", None, _xls_sheets(data)
+        return "xls", None, None
     kind = _binary_kind(data)
     if kind:
         ext = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
@@ -289,6 +294,16 @@ def _open(data: bytes, filename: str) -> tuple[str, str | None, list[Callable[[]
     if text.lstrip()[:1] == "<":
         raise StatementError("上传的文件是网页或 XML 格式（有的网银以 .xls 为名导出网页表格）。"
                              "请用 Excel 打开后另存为 .xlsx 再上传，或在网银选择 CSV 格式导出。")
+    return "csv", encoding, text
+
+
+def _open(data: bytes, filename: str) -> tuple[str, str | None, list[Callable[[], Iterable]]]:
+    """The format, the text encoding and one row source per sheet, told by the content."""
+    file_format, encoding, text = _kind(data, filename)
+    if file_format == "xlsx":
+        return "xlsx", None, _xlsx_sheets(data)
+    if file_format == "xls":
+        return "xls", None, _xls_sheets(data)
     return "csv", encoding, [lambda: _csv_rows(text)]
 
 

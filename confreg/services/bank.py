@@ -25,7 +25,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from werkzeug.datastructures import FileStorage
 
 from ..bank import matching
-from ..bank.statement import MappingNeeded, ParsedStatement, StatementError, read_statement
+from ..bank.statement import (MappingNeeded, ParsedStatement, StatementError, read_statement,
+                              statement_format)
 from ..checks import normalize_unit_name
 from ..database import begin_write, utcnow
 from ..extensions import db
@@ -45,28 +46,12 @@ MAX_STATEMENT_BYTES = 10 * 1024 * 1024
 MAX_STATEMENT_ROWS = 20_000
 CHUNK = 500  # ids per IN (...) list
 
-# What the upload accepts, told by the first bytes (never by the file name).
-_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_ZIP = b"PK\x03\x04"
-
-
-def statement_kind(data: bytes) -> str:
+def statement_kind(data: bytes, filename: str = "") -> str:
     """The stored kind of an uploaded statement: xls, xlsx or csv (text); or refuse it."""
-    if data.startswith(_OLE2):
-        return "xls"
-    if data.startswith(_ZIP):
-        return "xlsx"
-    head = data[:4096]
-    if b"\x00" not in head:
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                head.decode(encoding)
-                return "csv"
-            except UnicodeDecodeError as error:
-                if error.start > len(head) - 4:  # a character cut at the end of the sample
-                    return "csv"
-    raise ServiceError("这不是银行导出的流水文件：请上传网银导出的 Excel（.xls/.xlsx）"
-                       "或 CSV/TXT 文件，不要改动文件内容。", field="file")
+    try:
+        return statement_format(data, filename)
+    except StatementError as error:
+        raise ServiceError(error.message, field="file") from None
 
 
 # --- upload ------------------------------------------------------------------------------
@@ -82,7 +67,7 @@ def upload_statement(storage: FileStorage | None, *, actor: str,
     if len(data) > MAX_STATEMENT_BYTES:
         raise ServiceError(f"文件超过 {MAX_STATEMENT_BYTES // 1024 // 1024} MB：请按月份分批导出。",
                            field="file")
-    kind = statement_kind(data)
+    kind = statement_kind(data, storage.filename)
     begin_write(db.session)
     stored = store_file(data, kind, storage.filename, field="file", label="流水文件")
     statement = BankStatement(file_id=stored.id, filename=stored.original_name, status="queued",
