@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 
-from sqlalchemy import bindparam, exists, func, or_, select
+from sqlalchemy import bindparam, exists, func, insert, or_, select
 from sqlalchemy.orm import joinedload
 
 from ..checks import new_registration_code, normalize_credit_code, normalize_mobile
@@ -254,29 +254,30 @@ def register_unit(event_id: int, unit: UnitDetails, attendees: list[AttendeeDeta
         tier_status=quote.tier_status, member_unit=quote.member_unit, consent_at=now,
         created_at=now, updated_at=now, **unit_values,
     )
-    for position, details in enumerate(attendees):
-        registration.attendees.append(
-            Attendee(event_id=event.id, position=position, fee=quote.unit_price,
-                     **_clean_attendee(details, event))
-        )
+    rows = [{"event_id": event.id, "position": position, "fee": quote.unit_price,
+             **_clean_attendee(details, event)} for position, details in enumerate(attendees)]
     registration.total_amount = quote.unit_price * len(attendees)
     db.session.add(registration)
     db.session.flush()
-
-    # The audit entry and the mail are written as plain INSERTs: nothing in the request
-    # reads them back, and a second ORM flush for them cost more than the rest of it.
+    # The attendees, the audit entry and the mail are plain INSERTs: nothing in the request
+    # reads them back as objects (registration.attendees loads them if a caller asks), and
+    # the ORM's unit of work for them cost more than the rest of the service.
+    db.session.execute(insert(Attendee.__table__),
+                       [{**row, "registration_id": registration.id} for row in rows])
+    names = [row["name"] for row in rows]
     insert_audit(
         actor=f"单位联系人 {registration.contact_name}", action="registration.created",
         object_type="registration", object_id=registration.id, event_id=event.id,
         registration_id=registration.id,
         summary=f"提交报名：{len(attendees)} 人，应缴 {registration.total_amount:,.2f} 元"
                 f"（{registration.tier_status_label}）",
-        changes={"attendees": [None, [a.name for a in registration.attendees]],
+        changes={"attendees": [None, names],
                  "total_amount": [None, f"{registration.total_amount:.2f}"]},
     )
     queue_mail_row("registration_confirmed", registration.contact_email,
                    registration=registration,
-                   context={"registration": registration, "event": event, "token": token})
+                   context={"registration": registration, "event": event, "token": token,
+                            "attendee_names": names})
     return registration, token
 
 
