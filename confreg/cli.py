@@ -47,7 +47,8 @@ def register_commands(app: Flask) -> None:
         from .models import Event, Registration
         from .services.bank import open_items
 
-        items = [item for item in open_items() if item.outstanding > 0][:12]
+        items = sorted((item for item in open_items() if item.outstanding > 0),
+                       key=lambda item: item.registration_id)[:12]
         if not items:
             raise click.ClickException("没有待缴费的报名：先报名几家单位再生成示例流水。")
         events = {e.id: e for e in db.session.scalars(

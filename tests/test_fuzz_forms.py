@@ -34,6 +34,7 @@ from confreg.services.finance import PaymentDetails, record_payment, void_receip
 from confreg.services.recovery import confirmation_token
 from confreg.services.review import assign_reviewers, criteria_of
 from confreg.timeutil import china_today
+from tests import bank_fixtures as bank_files
 from tests.conftest import FormState, add_user, make_event, registration_form
 from tests.test_admin_access import EXPECTED_ROLES
 from tests.test_cases import EXE, case_data, image_file, make_call, submitted
@@ -396,6 +397,96 @@ def _desk(part: str, start: Callable, *, query: str = ""):
     return setup
 
 
+# finance's bank statements
+
+def _bank_statement(ctx, rows: list[dict], build=bank_files.icbc_xls, name="icbc.xls"):
+    """A statement uploaded and read at once (the worker's job, run here)."""
+    from werkzeug.datastructures import FileStorage
+
+    from confreg.services import bank
+
+    statement = bank.upload_statement(FileStorage(io.BytesIO(build(rows)), filename=name),
+                                      actor="测试")
+    bank.import_statement(statement, lambda *progress: None)
+    db.session.commit()
+    return statement
+
+
+def _bank_transfers(ctx, *, paid_by_code: bool = True, debit: bool = False):
+    """A registration and a statement: a credit of 100 more than it owes naming its code, or
+    of exactly what it owes without (the amount alone: a suggestion); maybe a debit."""
+    from confreg.models import BankTransaction
+
+    _event, registration, _token = _registration(ctx)
+    day = china_today() - timedelta(days=2)
+    amount = registration.total_amount + (100 if paid_by_code else 0)
+    rows = [bank_files.transaction(day, str(amount), serial=f"FZ{ctx.run}IN",
+                                   remark=registration.code if paid_by_code else "会议费")]
+    if debit:
+        rows.append(bank_files.transaction(day, amount_out="100.00", serial=f"FZ{ctx.run}OUT"))
+    _bank_statement(ctx, rows)
+    found = {t.direction: t for t in db.session.scalars(
+        select(BankTransaction).where(BankTransaction.serial.like(f"FZ{ctx.run}%")))}
+    return registration, found["in"], found.get("out")
+
+
+def _bank_upload(ctx) -> Form:
+    _event, registration, _token = _registration(ctx)
+    rows = [bank_files.transaction(china_today() - timedelta(days=1), "3580.00",
+                                   serial=f"FZ{ctx.run}UP", remark=registration.code)]
+    return Form("/admin/bank/", "/admin/bank/upload",
+                files={"file": (bank_files.icbc_xls(rows), "工行流水.xls")})
+
+
+def _bank_mapping(ctx) -> Form:
+    from sqlalchemy import delete
+
+    from confreg.models import BankLayout
+
+    db.session.execute(delete(BankLayout))  # a layout not mapped yet (an accepted post maps it)
+    rows = [bank_files.transaction(china_today() - timedelta(days=1), "3580.00",
+                                   remark=f"会议费{ctx.run}")]
+    statement = _bank_statement(ctx, rows, bank_files.unknown_layout_csv, "某银行.csv")
+    url = f"/admin/bank/statements/{statement.id}/mapping"
+    return Form(url, url, start={"booked_on": "0", "payer_name": "1", "amount_in": "3",
+                                 "remark": "4"})
+
+
+def _bank_confirm(ctx) -> Form:
+    _bank_transfers(ctx)
+    return Form("/admin/bank/review?pile=matched", "/admin/bank/review/confirm")
+
+
+def _bank_candidate(ctx) -> Form:
+    _registration_row, transfer, _ = _bank_transfers(ctx, paid_by_code=False)
+    return Form("/admin/bank/review?pile=suggested",
+                f"/admin/bank/transactions/{transfer.id}/candidate/0")
+
+
+def _bank_assign(ctx) -> Form:
+    registration, transfer, _ = _bank_transfers(ctx, paid_by_code=False)
+    url = f"/admin/bank/transactions/{transfer.id}"
+    return Form(f"{url}?q={registration.code}", url,
+                start={"pick": str(registration.id), f"amount-{registration.id}": "3,580.00"})
+
+
+def _bank_decision(part: str, start: dict, *, confirmed: bool = False, ignored: bool = False,
+                   on_debit: bool = False):
+    def setup(ctx) -> Form:
+        from confreg.services import bank
+
+        _registration_row, transfer, debit = _bank_transfers(ctx, debit=on_debit)
+        if confirmed:
+            bank.confirm_transaction(transfer.id, actor="测试")
+        if ignored:
+            bank.ignore_transaction(transfer.id, "会员会费", actor="测试")
+        db.session.commit()
+        target = debit if on_debit else transfer
+        page = f"/admin/bank/transactions/{target.id}"
+        return Form(page, f"{page}/{part}", start=start)
+    return setup
+
+
 def _user_new(ctx) -> Form:
     return Form("/admin/users/new", "/admin/users/new",
                 start={"email": f"colleague-{ctx.run}@example.cn", "name": "新同事",
@@ -482,13 +573,33 @@ FORMS: dict[str, Fuzzed] = {
     "admin_registrations.extend": Fuzzed(_desk("extend", lambda r: {
         "until": (r.event.registration_deadline + timedelta(days=3)).isoformat()}), 10),
     "admin_registrations.edit_unit": Fuzzed(_desk("unit", lambda r: {}, query="?edit=unit"), 15),
+    # A statement that passed the upload's check is queued as a job even if reading it
+    # fails later: that is the worker's answer, on the statement's page.
+    "admin_bank.upload": Fuzzed(_bank_upload, 15),
+    "admin_bank.mapping": Fuzzed(_bank_mapping, 15),
+    "admin_bank.confirm_matched": Fuzzed(_bank_confirm, 8),
+    "admin_bank.take_candidate": Fuzzed(_bank_candidate, 6),
+    "admin_bank.transaction": Fuzzed(_bank_assign, 25),
+    "admin_bank.ignore": Fuzzed(_bank_decision("ignore", {"note": "会员会费，非本次会议"}), 10),
+    "admin_bank.reopen": Fuzzed(_bank_decision("reopen", {}, ignored=True), 5),
+    "admin_bank.unassign": Fuzzed(_bank_decision("unassign", {"reason": "分错了单位"},
+                                                 confirmed=True), 10),
+    # A debit refunding the surplus of the confirmed credit (the select's only choice).
+    "admin_bank.refund": Fuzzed(_bank_decision("refund", {}, confirmed=True, on_debit=True), 15),
     "admin_users.new": Fuzzed(_user_new, 15),
     "admin_users.edit": Fuzzed(_user_edit, 15),
 }
 
 
+# Forms fuzzed by one role of those the matrix lets in: the bank's are finance's work (an
+# admin takes the same code path), and their setups read a statement each.
+FUZZ_ROLES = {endpoint: ["finance"] for endpoint in FORMS if endpoint.startswith("admin_bank.")}
+
+
 def roles_of(endpoint: str) -> list[str | None]:
     """Who may use a form: anyone (None) for the public pages and sign-in, else its roles."""
+    if endpoint in FUZZ_ROLES:
+        return FUZZ_ROLES[endpoint]
     if endpoint not in EXPECTED_ROLES:
         return [None]
     return [role for role in sorted(EXPECTED_ROLES[endpoint])

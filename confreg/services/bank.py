@@ -644,7 +644,10 @@ def reconciliation(event: Event, start: date | None = None,
         period.append(BankTransaction.booked_on >= start)
     if end is not None:
         period.append(BankTransaction.booked_on <= end)
-    credits = select(BankTransaction).where(BankTransaction.direction == "in", *period)
+    # A transfer typed by hand is no money of a statement until a statement brings it; till
+    # then its payment is listed among payments_outside, not counted twice.
+    credits = select(BankTransaction).where(BankTransaction.direction == "in",
+                                            BankTransaction.statement_id.is_not(None), *period)
     transactions = list(db.session.scalars(credits.order_by(BankTransaction.booked_on,
                                                             BankTransaction.id)))
     here = elsewhere = Decimal("0")

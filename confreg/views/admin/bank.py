@@ -18,6 +18,7 @@ from ...services import ServiceError
 from ...services import bank as bank_service
 from ...services.bank import ShareRequest
 from ..files import set_download_name
+from ..formdata import ROW_ID
 from ..paging import page_arg
 from .access import actor_name, roles_required
 from .events import event_or_404
@@ -160,7 +161,7 @@ def confirm_matched():
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
-    ids = [int(i) for i in request.form.getlist("transaction") if i.isdigit()]
+    ids = [int(i) for i in request.form.getlist("transaction") if ROW_ID.fullmatch(i)]
     if not ids:
         flash("没有勾选要确认的流水。", "error")
         return redirect(url_for(".review", pile="matched"))
@@ -225,7 +226,7 @@ def transaction(transaction_id: int):
         form = ActionForm()
         if not form.validate_on_submit():
             abort(400)
-        picked = [i for i in request.form.getlist("pick") if i.isdigit()]
+        picked = [i for i in request.form.getlist("pick") if ROW_ID.fullmatch(i)]
         typed = {i: request.form.get(f"amount-{i}", "") for i in picked}
         try:
             shares = []
@@ -340,7 +341,7 @@ def refund(transaction_id: int):
                 raise ServiceError(f"没有报名编号为 {code} 的报名。")
         credit = form.credit_id.data
         bank_service.record_refund(transaction.id, registration_id,
-                                   int(credit) if credit and credit.isdigit() else None,
+                                   int(credit) if credit and ROW_ID.fullmatch(credit) else None,
                                    actor=actor_name(), user_id=current_user.id)
     return _decide(transaction_id, RefundForm, record, "已登记为退款。")
 
