@@ -161,3 +161,22 @@ def rmb_capitals(amount: Decimal | int | str) -> str:
     if value == 0:
         return "人民币零元整"
     return "人民币" + cn2an.an2cn(str(value), "rmb")
+
+
+def parse_amount(typed: str | None) -> tuple[Decimal | None, bool]:
+    """(amount, too large) of an amount as typed: "2,980.00", "¥2980", "-500"; None if not one."""
+    text = (typed or "").strip()
+    for noise in (",", "，", "¥", "￥", "元", " "):
+        text = text.replace(noise, "")
+    if not text:
+        return None, False
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        return None, False
+    if not amount.is_finite():
+        return None, False
+    # Rounding a 1e30 would fail; no transfer is anywhere near a billion yuan.
+    if amount.adjusted() >= 9:
+        return None, True
+    return amount, False

@@ -833,3 +833,17 @@ def test_the_reconciliation_accounts_for_every_yuan_of_the_statement(app, worker
     assert sorted((row[1], row[6], row[8]) for row in rows) == sorted([
         ("REC-1", exact.code, 3580.0), ("REC-2", over.code, 3580.0),
         ("NOT-IN-STATEMENT", by_hand.code, 3580.0)])
+
+
+def test_the_assign_search_finds_registrations_by_amount_as_typed_and_by_attendee(app_ctx):
+    event = make_event()
+    two, _ = register(event, 2, unit_name=UNIT)          # owes 7,160.00; attendees 张伟, 王芳
+    one, _ = register(event, 1, unit_name="西宁市城西区虎台街道办事处")  # owes 3,580.00
+
+    def found(query):
+        return {registration.code for registration, _ in bank.search_registrations(query)}
+
+    assert found("7,160.00") == found("¥7160") == found("7160元") == {two.code}
+    assert found("3580") == {one.code}
+    assert found("王芳") == {two.code}
+    assert found("NaN") == found("1e30") == set()

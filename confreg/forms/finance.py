@@ -1,31 +1,12 @@
 """Finance forms: a payment received (or refunded), voiding a receipt, issuing one again."""
-from decimal import Decimal, InvalidOperation
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, StopValidation
 
+from ..checks import parse_amount
 from ..models.payments import PAYMENT_METHODS
 from .registration import FormMeta
-
-
-def parse_amount(typed: str | None) -> tuple[Decimal | None, bool]:
-    """(amount, too large) of an amount as typed: "2,980.00", "¥2980", "-500"; None if not one."""
-    text = (typed or "").strip()
-    for noise in (",", "，", "¥", "￥", "元", " "):
-        text = text.replace(noise, "")
-    if not text:
-        return None, False
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        return None, False
-    if not amount.is_finite():
-        return None, False
-    # Rounding a 1e30 would fail; no transfer is anywhere near a billion yuan.
-    if amount.adjusted() >= 9:
-        return None, True
-    return amount, False
 
 
 class MoneyField(StringField):

@@ -27,7 +27,7 @@ from werkzeug.datastructures import FileStorage
 from ..bank import matching
 from ..bank.statement import (MappingNeeded, ParsedStatement, StatementError, read_statement,
                               statement_format)
-from ..checks import normalize_unit_name
+from ..checks import normalize_unit_name, parse_amount
 from ..database import begin_write, utcnow
 from ..extensions import db
 from ..models import (BankAllocation, BankLayout, BankStatement, BankTransaction, Event, Job,
@@ -581,34 +581,36 @@ def search_registrations(query: str, *, limit: int = 20) -> list[tuple[Registrat
     if not query:
         return []
     money = money_columns()
-    outstanding = (money.expected - money.received).label("outstanding")
-    statement = money.join(select(Registration, outstanding)).where(
-        Registration.status == "active")
     like = f"%{query}%"
     conditions = [Registration.code.like(f"{normalize_code(query)}%"),
                   Registration.unit_name.ilike(like), Registration.invoice_title.ilike(like),
                   Registration.contact_name.ilike(like),
                   Registration.id.in_(select(Attendee.registration_id)
                                       .where(Attendee.name.ilike(like)))]
-    try:
-        amount = Decimal(query.replace(",", "").replace("，", "")).quantize(CENT)
+    amount, _ = parse_amount(query)
+    if amount is not None:
+        amount = amount.quantize(CENT)
         conditions.append(func.round(money.expected - money.received, 2) == amount)
         conditions.append(func.round(Registration.total_amount, 2) == amount)
-    except ArithmeticError:
-        pass
-    rows = db.session.execute(statement.where(or_(*conditions))
-                              .order_by(Registration.created_at.desc()).limit(limit)).all()
-    return [(row[0], to_money(row.outstanding)) for row in rows]
+    return _with_outstanding(money, Registration.status == "active", or_(*conditions),
+                             newest_first=True, limit=limit)
 
 
 def registrations_with_outstanding(ids: list[int]) -> list[tuple[Registration, Decimal]]:
     """The registrations of `ids` with what each still owes."""
     if not ids:
         return []
-    money = money_columns()
-    rows = db.session.execute(money.join(
-        select(Registration, (money.expected - money.received).label("outstanding")))
-        .where(Registration.id.in_(ids))).all()
+    return _with_outstanding(money_columns(), Registration.id.in_(ids))
+
+
+def _with_outstanding(money, *where, newest_first: bool = False,
+                      limit: int | None = None) -> list[tuple[Registration, Decimal]]:
+    statement = money.join(select(Registration,
+                                  (money.expected - money.received).label("outstanding")))
+    statement = statement.where(*where)
+    if newest_first:
+        statement = statement.order_by(Registration.created_at.desc())
+    rows = db.session.execute(statement.limit(limit)).all()
     return [(row[0], to_money(row.outstanding)) for row in rows]
 
 

@@ -11,7 +11,7 @@ from ...extensions import db
 from ...forms.bank import (ActionForm, IgnoreForm, RefundForm, UnassignForm, UploadStatementForm,
                            mapping_form)
 from ...forms.errors import show_beside_field
-from ...forms.finance import parse_amount
+from ...checks import parse_amount
 from ...models import BankStatement, BankTransaction, Event, Registration
 from ...models.bank import PILES, RULES
 from ...services import ServiceError
@@ -144,11 +144,7 @@ def review():
     transactions = list(db.session.scalars(
         statement.order_by(BankTransaction.booked_on.desc(), BankTransaction.id.desc())
         .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
-    ids = {int(i) for t in transactions
-           for i in [s[0] for s in (t.proposal or {}).get("shares", [])]
-           + [i for c in (t.proposal or {}).get("candidates", []) for i in c["ids"]]}
-    registrations = {r.id: r for r in db.session.scalars(
-        select(Registration).where(Registration.id.in_(ids)))} if ids else {}
+    registrations = _proposed_registrations(transactions)
     return render_template("admin/bank/review.html", tab=tab, tabs=TABS, counts=_counts(),
                            transactions=transactions, registrations=registrations,
                            total=total, page=page, pages=pages, query=query,
@@ -259,14 +255,17 @@ def transaction(transaction_id: int):
         "admin/bank/transaction.html", transaction=transaction, query=query, results=results,
         typed=typed, error=error, form=ActionForm(), ignore_form=IgnoreForm(),
         unassign_form=UnassignForm(), refund_form=_refund_form(transaction),
-        proposal_registrations=_proposal_registrations(transaction), RULES=RULES,
+        proposal_registrations=_proposed_registrations([transaction]), RULES=RULES,
         can_write=_can_write()), 422 if error else 200
 
 
-def _proposal_registrations(transaction: BankTransaction) -> dict[int, Registration]:
-    proposal = transaction.proposal or {}
-    ids = {int(s[0]) for s in proposal.get("shares", [])}
-    ids |= {int(i) for c in proposal.get("candidates", []) for i in c["ids"]}
+def _proposed_registrations(transactions: list[BankTransaction]) -> dict[int, Registration]:
+    """The registrations the transactions' proposals name (shares and candidates), by id."""
+    ids = set()
+    for transaction in transactions:
+        proposal = transaction.proposal or {}
+        ids |= {int(share[0]) for share in proposal.get("shares", [])}
+        ids |= {int(i) for candidate in proposal.get("candidates", []) for i in candidate["ids"]}
     if not ids:
         return {}
     return {r.id: r for r in db.session.scalars(select(Registration)
