@@ -2,9 +2,10 @@
 
 
 def field_named(form, name: str):
-    """The form's field called `name`, looking inside list rows too; None if there is none."""
+    """The form's field called `name` (with or without the form's prefix), looking inside list
+    rows too; None if there is none."""
     for field in form:
-        if field.name == name:
+        if name in (field.name, field.short_name):
             return field
         if field.type == "FieldList":
             for entry in field:
