@@ -56,12 +56,14 @@ def create_app(config_object: str | object = "config.Config", **overrides) -> Fl
     from .views.admin import certificates as admin_certificates
     from .views.admin import materials as admin_materials, review as admin_review
     from .views.admin import bank as admin_bank, jobs as admin_jobs, system as admin_system
+    from .views.admin import invoices as admin_invoices
     from .views.admin.menu import admin_menu, event_menu
 
     for module in (admin_auth, admin_events, admin_registrations, admin_dashboard, admin_reminders,
                    admin_members, admin_finance, unit_receipts, admin_print, admin_users, admin_audit,
                    cases, unit_certificates, admin_materials, admin_review, admin_booklet,
-                   admin_certificates, admin_attendance, admin_jobs, admin_system, admin_bank):
+                   admin_certificates, admin_attendance, admin_jobs, admin_system, admin_bank,
+                   admin_invoices):
         app.register_blueprint(module.bp)
     app.add_template_global(admin_menu)
     app.add_template_global(event_menu)

@@ -61,12 +61,17 @@ def _mail_values(kind: str, to_addr: str, context: dict, registration) -> dict:
                 status="pending", attempts=0, created_at=now, next_attempt_at=now)
 
 
-def queue_mail(kind: str, to_addr: str, *, context: dict, registration=None) -> OutboundMail:
+def queue_mail(kind: str, to_addr: str, *, context: dict, registration=None,
+               attachment=None, attachment_name: str = "") -> OutboundMail:
     """Compose mail from templates/email/<kind>/ and queue it in the current transaction.
 
-    The worker sends it once the transaction commits; a rollback forgets it.
+    The worker sends it once the transaction commits; a rollback forgets it. `attachment`
+    is a StoredFile sent with it (read from the upload storage when the mail goes out).
     """
     message = OutboundMail(**_mail_values(kind, to_addr, context, registration))
+    if attachment is not None:
+        message.attachment_file_id = attachment.id
+        message.attachment_name = (attachment_name or attachment.original_name)[:200]
     db.session.add(message)
     db.session.flush()
     enqueue_after_commit("send_mail", message.id)
@@ -95,6 +100,8 @@ class _Envelope:
     to_addr: str
     subject: str
     body_text: str
+    attachment_file_id: int | None = None
+    attachment_name: str = ""
 
 
 def _claim(mail_id: int, now: datetime) -> _Envelope | None:
@@ -114,7 +121,8 @@ def _claim(mail_id: int, now: datetime) -> _Envelope | None:
     envelope = None
     if claimed:
         row = db.session.get(OutboundMail, mail_id)
-        envelope = _Envelope(row.id, row.kind, row.to_addr, row.subject, row.body_text)
+        envelope = _Envelope(row.id, row.kind, row.to_addr, row.subject, row.body_text,
+                             row.attachment_file_id, row.attachment_name)
     db.session.commit()
     return envelope
 
@@ -147,6 +155,8 @@ def _transmit(envelope: _Envelope, accepted=None) -> None:
     # One Message-ID per outbox row: a mail re-sent after a worker died mid-send (between
     # the server's "250 OK" and recording it) is the same message to the recipient's client.
     message.msgId = message_id(envelope.id)
+    if envelope.attachment_file_id is not None:
+        _attach(message, envelope)
     outbox = current_app.config.get("MAIL_OUTBOX_DIR")
     if outbox:
         folder = Path(outbox)
@@ -160,6 +170,22 @@ def _transmit(envelope: _Envelope, accepted=None) -> None:
             message.send(connection)
             if accepted is not None:
                 accepted()
+
+
+ATTACHMENT_TYPES = {"pdf": "application/pdf", "ofd": "application/ofd", "xml": "application/xml"}
+
+
+def _attach(message: Message, envelope: _Envelope) -> None:
+    """Attach the stored file; read now (no transaction stays open while sending)."""
+    from .models import StoredFile
+    from .services.uploads import read_file
+
+    with write_intent(False):
+        stored = db.session.get(StoredFile, envelope.attachment_file_id)
+        data = read_file(stored)
+        db.session.commit()
+    message.attach(envelope.attachment_name or f"attachment.{stored.kind}",
+                   ATTACHMENT_TYPES.get(stored.kind, "application/octet-stream"), data)
 
 
 class _TimedConnection(flask_mail.Connection):

@@ -177,8 +177,8 @@ def _page_rows(invoice: FakeInvoice) -> list[tuple[float, float, str, float]]:
     unit_price = (invoice.amount / invoice.quantity).quantize(CENT, rounding=ROUND_HALF_UP)
     rows = [
         (70, 14, f"电子发票（{invoice.type_label}）", 16),
-        (150, 12, "发票号码：", 9), (166, 12, invoice.number, 9),
-        (150, 18, "开票日期：", 9), (166, 18, f"{invoice.issued_on:%Y年%m月%d日}", 9),
+        (140, 12, "发票号码：", 9), (156, 12, invoice.number, 9),
+        (140, 18, "开票日期：", 9), (156, 18, f"{invoice.issued_on:%Y年%m月%d日}", 9),
         (14, 34, "名称：", 9), (24, 34, invoice.buyer_name, 9),
         (110, 34, "名称：", 9), (120, 34, invoice.seller_name, 9),
         (14, 44, "统一社会信用代码/纳税人识别号：", 9), (62, 44, invoice.buyer_tax_id, 9),
@@ -194,7 +194,7 @@ def _page_rows(invoice: FakeInvoice) -> list[tuple[float, float, str, float]]:
         (14, 100, "价税合计（大写）", 9), (50, 100, "ⓧ" + _capitals(invoice.signed_total), 9),
         (130, 100, "（小写）", 9), (146, 100, f"¥{invoice.signed_total:.2f}", 9),
         (14, 110, "备注", 9), (28, 110, invoice.full_remark, 8),
-        (14, 132, "开票人：", 9), (28, 132, invoice.drawer, 9),
+        (14, 128, "开票人：", 9), (28, 128, invoice.drawer, 9),
     ]
     return rows
 
@@ -211,7 +211,7 @@ def invoice_pdf(invoice: FakeInvoice) -> bytes:
     canvas = Canvas(buffer, pagesize=(width, height), invariant=1, initialFontName=FONT)
     canvas.setTitle(f"电子发票 {invoice.number}")
     canvas.setStrokeColorRGB(0.55, 0.35, 0.2)
-    canvas.rect(10 * mm, 26 * mm, 190 * mm, 98 * mm)
+    canvas.rect(10 * mm, 4 * mm, 190 * mm, 114 * mm)
     canvas.line(10 * mm, (140 - 50) * mm, 200 * mm, (140 - 50) * mm)
     canvas.line(10 * mm, (140 - 28) * mm + 0, 200 * mm, (140 - 28) * mm)
     canvas.setFillColorRGB(0.55, 0.35, 0.2)

@@ -109,6 +109,10 @@ EXPECTED_ROLES = {
     "admin_bank.refund": {"admin", "finance"},
     "admin_bank.reconciliation": {"admin", "finance", "staff"},
     "admin_bank.reconciliation_export": {"admin", "finance", "staff"},
+    # --- e-invoices: the buyer's details are finance's and admin's only ---
+    **{f"admin_invoices.{name}": {"admin", "finance"}
+       for name in ("queue", "request_batch", "batch_xlsx", "remind", "upload", "upload_result",
+                    "resolve", "reverse", "decide", "issued_file")},
 }
 # Routes that are not behind a role (sign-in itself).
 OPEN_ROUTES = {"admin_auth.login", "admin_auth.logout"}

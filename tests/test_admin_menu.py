@@ -21,8 +21,8 @@ def test_a_meeting_shows_every_desk_page_to_an_admin(app_ctx, staff_client):
     meeting = make_event()
     client = staff_client("admin")
     labels = nav_labels(client.get(f"/admin/events/{meeting.id}/materials/").text)
-    assert labels == ["概览", "报名", "付款与收据", "对账", "材料", "评审", "材料汇编", "签到与结业",
-                      "证书", "打印与导出", "提醒", "编辑活动"]
+    assert labels == ["概览", "报名", "付款与收据", "对账", "电子发票", "材料", "评审", "材料汇编",
+                      "签到与结业", "证书", "打印与导出", "提醒", "编辑活动"]
 
 
 def test_staff_do_not_see_the_admins_review_board(app_ctx, staff_client):

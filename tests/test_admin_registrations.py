@@ -633,5 +633,7 @@ def test_text_a_unit_typed_is_exported_as_text_never_as_a_formula(app, client, s
     sheet = load_workbook(BytesIO(response.data)).active
     cells = [cell for row in sheet.iter_rows() for cell in row if cell.value in (formula, "=1+1")]
 
-    assert len(cells) == 3  # unit name, city, and the invoice title that defaults to the name
+    # Unit name and city: the staff's copy has no invoice columns (the title defaults to the name).
+    assert len(cells) == 2
     assert all(cell.data_type == "s" for cell in cells)
+    assert "发票抬头" not in [cell.value for cell in sheet[1]]

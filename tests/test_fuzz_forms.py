@@ -470,6 +470,93 @@ def _bank_assign(ctx) -> Form:
                 start={"pick": str(registration.id), f"amount-{registration.id}": "3,580.00"})
 
 
+# finance's e-invoices
+
+def _invoice_event(ctx, *, requested: bool = False):
+    """An event with a unit paid in full and its invoice details complete (maybe asked for)."""
+    from confreg.services import invoices
+    from tests import invoice_fixtures as fx
+    from tests.test_finance import STANDARD, register as register_paid
+
+    event = make_event()
+    registration, _token = register_paid(
+        event, 1, invoice_title="西宁市城东区东关大街街道办事处",
+        invoice_taxpayer_id=fx.credit_code("11630102MB1234567"), invoice_email="cw@example.cn")
+    record_payment(registration, PaymentDetails(amount=STANDARD, received_on=china_today()),
+                   actor="测试")
+    request = invoices.request_invoices(event, None, actor="测试").requests[0] \
+        if requested else None
+    db.session.commit()
+    return event, registration, request
+
+
+def _invoice_queue(state: str, action: Callable, start: Callable = lambda *a: {}, *,
+                   requested: bool = False, prepare: Callable | None = None):
+    def setup(ctx) -> Form:
+        event, registration, request = _invoice_event(ctx, requested=requested)
+        thing = prepare(ctx, event, registration, request) if prepare else None
+        page = f"/admin/invoices/events/{event.id}" + (f"?state={state}" if state else "")
+        return Form(page, action(event, request, thing), start=start(request, thing))
+    return setup
+
+
+def _issued_invoice(ctx, event, registration, request, *, status="held"):
+    """An invoice the platform issued for the request, stored as the upload would (held)."""
+    from confreg.models import IssuedInvoice
+    from confreg.services.uploads import store_file
+    from tests import invoice_fixtures as fx
+
+    number = fx.invoice_number(ctx.run * 100 + 7)
+    data = fx.invoice_xml(fx.FakeInvoice(number=number, buyer_name=request.buyer_name,
+                                         buyer_tax_id=request.buyer_tax_id, total=request.total))
+    stored = store_file(data, "xml", f"{number}.xml")
+    invoice = IssuedInvoice(event_id=event.id, number=number, buyer_name=request.buyer_name,
+                            buyer_tax_id=request.buyer_tax_id, total=request.total,
+                            status=status, source="xml", xml_file_id=stored.id,
+                            proposed_request_id=request.id, differences=["备注中没有报名编号"],
+                            created_at=utcnow())
+    db.session.add(invoice)
+    db.session.commit()
+    return invoice
+
+
+def _to_reverse(ctx, event, registration, request):
+    """The request's invoice issued and delivered, then the money refunded."""
+    from confreg.services import invoices
+
+    invoice = _issued_invoice(ctx, event, registration, request)
+    invoices.resolve_held(invoice.id, request.id, accept=True, note="", actor="测试")
+    record_payment(registration, PaymentDetails(amount=-registration.total_amount,
+                                                received_on=china_today()), actor="测试")
+    db.session.commit()
+    return invoice
+
+
+def _invoice_change(ctx, event, registration, request):
+    from confreg.models import InvoiceChange
+    from confreg.services.registrations import update_invoice_details
+    from tests import invoice_fixtures as fx
+
+    update_invoice_details(registration, {
+        "invoice_title": "东关大街街道办事处（财务科）",
+        "invoice_taxpayer_id": fx.credit_code("11630102MB1234567"),
+        "invoice_email": "cw@example.cn"}, today=china_today(), now=utcnow(), actor="单位")
+    db.session.commit()
+    return db.session.scalar(select(InvoiceChange).where(
+        InvoiceChange.registration_id == registration.id))
+
+
+def _invoice_upload(ctx) -> Form:
+    from tests import invoice_fixtures as fx
+
+    event, registration, request = _invoice_event(ctx, requested=True)
+    invoice = fx.FakeInvoice(number=fx.invoice_number(ctx.run * 100 + 3),
+                             buyer_name=request.buyer_name, buyer_tax_id=request.buyer_tax_id,
+                             total=request.total, remark=request.remark)
+    return Form(f"/admin/invoices/events/{event.id}", f"/admin/invoices/events/{event.id}/upload",
+                files={"file": (fx.zip_of(fx.invoice_files(invoice)), "发票.zip")})
+
+
 def _bank_decision(part: str, start: dict, *, confirmed: bool = False, ignored: bool = False,
                    on_debit: bool = False):
     def setup(ctx) -> Form:
@@ -586,14 +673,34 @@ FORMS: dict[str, Fuzzed] = {
                                                  confirmed=True), 10),
     # A debit refunding the surplus of the confirmed credit (the select's only choice).
     "admin_bank.refund": Fuzzed(_bank_decision("refund", {}, confirmed=True, on_debit=True), 15),
+    "admin_invoices.request_batch": Fuzzed(_invoice_queue(
+        "ready", lambda event, *_: f"/admin/invoices/events/{event.id}/request"), 10),
+    "admin_invoices.remind": Fuzzed(_invoice_queue(
+        "waiting", lambda event, *_: f"/admin/invoices/events/{event.id}/remind",
+        prepare=lambda ctx, event, *_: register(event, people=1)), 5),
+    # An upload that passed the content check is queued as a job (the worker reads it).
+    "admin_invoices.upload": Fuzzed(_invoice_upload, 15),
+    "admin_invoices.resolve": Fuzzed(_invoice_queue(
+        "", lambda event, request, invoice: f"/admin/invoices/issued/{invoice.id}/resolve",
+        lambda request, invoice: {f"r{invoice.id}-request_id": str(request.id)},
+        requested=True, prepare=_issued_invoice), 12),
+    "admin_invoices.reverse": Fuzzed(_invoice_queue(
+        "to_reverse", lambda event, request, _: f"/admin/invoices/requests/{request.id}/reverse",
+        lambda request, _: {f"v{request.id}-number": "26632000000000999999"},
+        requested=True, prepare=_to_reverse), 15),
+    "admin_invoices.decide": Fuzzed(_invoice_queue(
+        "", lambda event, request, change: f"/admin/invoices/changes/{change.id}",
+        lambda request, change: {"note": "抬头须与付款单位一致"},
+        requested=True, prepare=_invoice_change), 10),
     "admin_users.new": Fuzzed(_user_new, 15),
     "admin_users.edit": Fuzzed(_user_edit, 15),
 }
 
 
-# Forms fuzzed by one role of those the matrix lets in: the bank's are finance's work (an
-# admin takes the same code path), and their setups read a statement each.
-FUZZ_ROLES = {endpoint: ["finance"] for endpoint in FORMS if endpoint.startswith("admin_bank.")}
+# Forms fuzzed by one role of those the matrix lets in: the bank's and the invoices' are
+# finance's work (an admin takes the same code path), and their setups read files each.
+FUZZ_ROLES = {endpoint: ["finance"] for endpoint in FORMS
+              if endpoint.startswith(("admin_bank.", "admin_invoices."))}
 
 
 def roles_of(endpoint: str) -> list[str | None]:

@@ -441,7 +441,7 @@ def test_editing_through_the_private_link_renames_reprices_and_records_the_chang
     assert "新增参会人员 赵敏" in history
     assert f"应缴金额 {money(7160)} 元 → {money(10740)} 元" in history
     assert re.search(r"应缴金额：¥ ?10,740\.00", text)
-    people = re.search(r"参会人员（3 人）(.*?)发票信息", text).group(1)
+    people = re.search(r"参会人员（3 人）(.*?)电子发票", text).group(1)
     assert "张卫" in people and "赵敏" in people and "张伟" not in people
     with app.app_context():
         registration = db.session.scalars(select(Registration)).one()

@@ -92,8 +92,9 @@ def test_which_kinds_can_be_sent_depends_on_the_payment_deadline(app_ctx):
     def available(event):
         return {c.kind for c in reminder_kinds(event, today) if c.available}
 
-    assert available(before) == {"payment_due"}  # the deadline day itself is still "due"
-    assert available(after) == {"payment_overdue"}
+    # The deadline day itself is still "due"; the invoice details may be asked for any day.
+    assert available(before) == {"payment_due", "invoice_details"}
+    assert available(after) == {"payment_overdue", "invoice_details"}
     materials = next(c for c in reminder_kinds(before, today) if c.kind == "materials_due")
     assert not materials.available and "交流材料已于" in materials.reason
 

@@ -1,6 +1,7 @@
 """The event form: the notice's texts, venue, dates, fees, account, and its three lists
 (fee tiers, schedule items, contacts) edited row by row without JavaScript."""
 import re
+from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, DateField, DecimalField, FieldList, Form, FormField,
@@ -10,6 +11,7 @@ from wtforms.validators import (InputRequired, Length, NumberRange, Optional, Re
                                 ValidationError)
 
 from ..models.events import CONTACT_KINDS, EVENT_KINDS, PERIODS
+from ..models.invoices import DOCUMENT_MODES
 from .registration import FormMeta
 from .registration_rows import posted_row_count
 
@@ -107,6 +109,16 @@ class EventForm(FlaskForm):
     payment_remark = _text("汇款备注", 60)
     invoice_note = TextAreaField("发票说明", [Length(max=2000)])
     invoice_content = _text("发票内容", 60)
+    documents_mode = RadioField("单位缴费后得到", choices=list(DOCUMENT_MODES.items()),
+                                default="both")
+    # 商品和服务税收分类编码: 19 digits in the platform's code table (e.g. 3070201020000000000
+    # for 培训服务 under 现代服务 -- finance gives the one the association's tax office uses).
+    invoice_tax_code = StringField("税收分类编码（选填，19 位）", [
+        Optional(), Regexp(r"^[0-9]{19}$", message="税收分类编码为 19 位数字。")])
+    invoice_tax_rate = DecimalField("税率（如 0.06、0.03、0.01；不填为 0.06）", [
+        Optional(),
+        NumberRange(min=0, max=0.17, message="税率应在 0～0.17 之间，如 0.06。")],
+        places=4, default=Decimal("0.06"))
     materials_note = TextAreaField("材料要求", [Length(max=5000)])
     materials_char_limit = IntegerField("材料字数上限（选填）", [
         Optional(), NumberRange(min=1, max=1_000_000, message="请填写正整数。")])

@@ -133,6 +133,16 @@ class UnitFields(FlaskForm):
     invoice_email = StringField("接收电子发票的邮箱（默认为联系人邮箱）",
                                 [Optional(), Email("邮箱格式不正确，如 name@example.com。"),
                                  Length(max=254)])
+    invoice_taxpayer_id_confirmed = BooleanField("我已核对，确认税号无误")
+    # 增值税专用发票: the buyer fields the platform prints on it.
+    invoice_buyer_address = StringField("购买方地址（专票）",
+                                        [Length(max=100, message="地址不超过 100 个字。")])
+    invoice_buyer_phone = StringField("购买方电话（专票）",
+                                      [Length(max=40, message="电话不超过 40 个字符。")])
+    invoice_buyer_bank = StringField("购买方开户银行（专票）",
+                                     [Length(max=60, message="开户银行不超过 60 个字。")])
+    invoice_buyer_account = StringField("购买方银行账号（专票）")
+    invoice_together = BooleanField("几个单位一起付款，与同一抬头、同一税号的其他报名合开一张发票")
 
     def validate_credit_code(self, field):
         code = normalize_credit_code(field.data or "")
@@ -153,6 +163,18 @@ class UnitFields(FlaskForm):
             raise ValidationError("纳税人识别号一般为 15～20 位数字或字母，通常与统一社会信用代码相同。")
         if not value and self.invoice_type.data == "special":
             raise ValidationError("开具增值税专用发票须填写纳税人识别号。")
+        # An 18-character number is a unified social credit code: GB 32100's check character
+        # tells a typo. Other lengths (old tax registration numbers) pass, flagged to finance.
+        if len(value) == 18 and not credit_code_is_valid(value) \
+                and not self.invoice_taxpayer_id_confirmed.data:
+            raise ValidationError("纳税人识别号的校验位不符，可能有输错的字符，请与营业执照核对。"
+                                  "如确认无误，请勾选下方“确认税号无误”后再提交。")
+
+    def validate_invoice_buyer_account(self, field):
+        value = "".join((field.data or "").split())
+        if value and not re.fullmatch(r"[0-9-]{6,40}", value):
+            raise ValidationError("银行账号应为 6～40 位数字。")
+        field.data = value
 
 
 class AttendeeRows:
@@ -237,7 +259,14 @@ class InvoiceForm(FlaskForm):
     invoice_type = UnitFields.invoice_type
     invoice_content = UnitFields.invoice_content
     invoice_email = UnitFields.invoice_email
+    invoice_taxpayer_id_confirmed = UnitFields.invoice_taxpayer_id_confirmed
+    invoice_buyer_address = UnitFields.invoice_buyer_address
+    invoice_buyer_phone = UnitFields.invoice_buyer_phone
+    invoice_buyer_bank = UnitFields.invoice_buyer_bank
+    invoice_buyer_account = UnitFields.invoice_buyer_account
+    invoice_together = UnitFields.invoice_together
     validate_invoice_taxpayer_id = UnitFields.validate_invoice_taxpayer_id
+    validate_invoice_buyer_account = UnitFields.validate_invoice_buyer_account
 
 
 class ConfirmForm(FlaskForm):

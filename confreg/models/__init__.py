@@ -2,6 +2,8 @@
 from .audit import AuditEntry
 from .bank import BankAllocation, BankLayout, BankStatement, BankTransaction, PayerAlias
 from .certificates import AttendanceRecord, Certificate
+from .invoices import (InvoiceChange, InvoiceRequest, InvoiceRequestItem, InvoiceUpload,
+                       IssuedInvoice)
 from .jobs import Job, WorkerHeartbeat
 from .events import Event, EventContact, FeeTier, ScheduleItem
 from .mail import OutboundMail
@@ -30,6 +32,11 @@ __all__ = [
     "DocumentCounter",
     "Attendee",
     "Event",
+    "InvoiceChange",
+    "InvoiceRequest",
+    "InvoiceRequestItem",
+    "InvoiceUpload",
+    "IssuedInvoice",
     "Job",
     "WorkerHeartbeat",
     "EventContact",

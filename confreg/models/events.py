@@ -57,6 +57,11 @@ class Event(db.Model):
     payment_remark: Mapped[str] = mapped_column(String(60), default="")
     invoice_note: Mapped[str] = mapped_column(Text, default="")
     invoice_content: Mapped[str] = mapped_column(String(60), default="")
+    # What a paying unit gets: the receipt confreg prints, the official e-invoice, or both.
+    documents_mode: Mapped[str] = mapped_column(String(8), default="both")
+    # The platform's bulk template asks for the 商品和服务税收分类编码 and the rate per line.
+    invoice_tax_code: Mapped[str] = mapped_column(String(19), default="")
+    invoice_tax_rate: Mapped[Decimal] = mapped_column(Numeric(5, 4), default=Decimal("0.06"))
 
     materials_note: Mapped[str] = mapped_column(Text, default="")
     materials_char_limit: Mapped[int | None] = mapped_column()
@@ -84,7 +89,17 @@ class Event(db.Model):
     __table_args__ = (
         CheckConstraint("capacity >= 0", name="capacity_not_negative"),
         CheckConstraint("ends_on >= starts_on", name="ends_after_start"),
+        CheckConstraint("documents_mode IN ('both', 'invoice', 'receipt')",
+                        name="documents_mode_known"),
     )
+
+    @property
+    def gives_receipts(self) -> bool:
+        return self.documents_mode in ("both", "receipt")
+
+    @property
+    def gives_invoices(self) -> bool:
+        return self.documents_mode in ("both", "invoice") and not self.is_free
 
     @property
     def kind_label(self) -> str:

@@ -16,6 +16,9 @@ class OutboundMail(db.Model):
     to_addr: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
+    # A file sent with the mail (an issued invoice); the bytes stay in the upload storage.
+    attachment_file_id: Mapped[int | None] = mapped_column(ForeignKey("stored_file.id"))
+    attachment_name: Mapped[str] = mapped_column(String(200), default="")
     registration_id: Mapped[int | None] = mapped_column(ForeignKey("registration.id"), index=True)
     # pending -> sending -> sent; back to pending with a later next_attempt_at on failure;
     # failed after MAIL_MAX_ATTEMPTS.

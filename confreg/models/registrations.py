@@ -71,6 +71,13 @@ class Registration(db.Model):
     invoice_type: Mapped[str] = mapped_column(String(16), default="ordinary")
     invoice_content: Mapped[str] = mapped_column(String(60), default="")
     invoice_email: Mapped[str] = mapped_column(String(254), default="")
+    # The buyer fields the platform prints on a 增值税专用发票 (地址、电话、开户银行、账号).
+    invoice_buyer_address: Mapped[str] = mapped_column(String(200), default="")
+    invoice_buyer_phone: Mapped[str] = mapped_column(String(40), default="")
+    invoice_buyer_bank: Mapped[str] = mapped_column(String(120), default="")
+    invoice_buyer_account: Mapped[str] = mapped_column(String(40), default="")
+    # Several units paid together and want one invoice to the same buyer (抬头 + 税号).
+    invoice_together: Mapped[bool] = mapped_column(default=False)
 
     total_amount: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0"))
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -11,6 +11,7 @@ REMINDER_KINDS = {
     "payment_due": "缴费提醒（截止前）",
     "payment_overdue": "缴费逾期提醒",
     "materials_due": "交流材料提醒",
+    "invoice_details": "开票信息补充提醒",
 }
 
 

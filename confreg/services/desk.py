@@ -290,6 +290,9 @@ def cancel_by_staff(registration: Registration, reason: str, *, now: datetime,
     registration.cancel(now)
     void_active_receipt(registration, "报名已取消", actor=actor, now=now)
     withdraw_cancelled_material(registration, now=now, actor=actor)
+    from .invoices import registration_undone  # invoices imports the registrations service
+
+    registration_undone(registration, "报名已取消", actor=actor)
     record_audit(actor=actor, action="registration.cancelled", object_type="registration",
                  object_id=registration.id, event_id=event.id, registration_id=registration.id,
                  summary=f"会务组取消报名（{len(registration.attendees)} 人，原应缴 "
@@ -344,13 +347,19 @@ REGISTRATION_COLUMNS = [
     ("发票抬头", 34), ("纳税人识别号", 21), ("发票类型", 16), ("发票内容", 12),
     ("接收发票邮箱", 26), ("允许逾期修改至", 14), ("报名时间", 17), ("取消时间", 17),
 ]
+# The invoice details are finance's (and admin's): the staff's copy of the list leaves them out.
+INVOICE_COLUMN_NAMES = frozenset({"发票抬头", "纳税人识别号", "发票类型", "发票内容", "接收发票邮箱"})
+
+
+def registration_columns(with_invoice: bool) -> list[tuple[str, int]]:
+    return [c for c in REGISTRATION_COLUMNS if with_invoice or c[0] not in INVOICE_COLUMN_NAMES]
 ATTENDEE_COLUMNS = [
     ("报名编号", 11), ("报名状态", 8), ("序号", 5), ("姓名", 10), ("性别", 5), ("民族", 8),
     ("职务/职称", 18), ("手机", 14), ("邮箱", 24), ("身份证号", 20), ("住宿", 8),
     ("到达日期", 11), ("离开日期", 11), ("饮食", 10), ("备注", 24), ("费用（元）", 11),
     ("单位名称", 34), ("单位类别", 30), ("收费类别", 16), ("省份", 12), ("城市", 12),
     ("联系人", 10), ("联系人手机", 14), ("联系人邮箱", 26), ("缴费状态", 10), ("逾期未缴", 9),
-    ("发票抬头", 34), ("纳税人识别号", 21), ("报名时间", 17),
+    ("报名时间", 17),
 ]
 
 
@@ -370,12 +379,13 @@ def _state(registration: Registration) -> str:
     return "有效" if registration.is_active else "已取消"
 
 
-def registration_sheet_rows(event: Event, today: date) -> list[list]:
+def registration_sheet_rows(event: Event, today: date, *, with_invoice: bool = True) -> list[list]:
     """One row per registration, mobiles in full: an internal working file."""
     rows = []
+    keep = [c[0] not in INVOICE_COLUMN_NAMES or with_invoice for c in REGISTRATION_COLUMNS]
     for row in _export_rows(event, today):
         r = row.registration
-        rows.append([
+        rows.append([value for value, kept in zip([
             r.code, _state(r), r.unit_name, r.tier_claim_label, r.tier_status_label,
             r.credit_code or "", r.province, r.city, r.address, r.contact_name,
             r.contact_mobile, r.contact_email, len(r.attendees),
@@ -385,7 +395,7 @@ def registration_sheet_rows(event: Event, today: date) -> list[list]:
             r.invoice_title, r.invoice_taxpayer_id, INVOICE_TYPES.get(r.invoice_type, ""),
             r.invoice_content, r.invoice_email, r.deadline_extended_until,
             _china(r.created_at), _china(r.cancelled_at),
-        ])
+        ], keep) if kept])
     return rows
 
 
@@ -402,8 +412,7 @@ def attendee_sheet_rows(event: Event, today: date) -> list[list]:
                 a.departure_on, DIETS.get(a.diet, a.diet), a.remarks, a.fee,
                 r.unit_name, r.tier_claim_label, r.tier_status_label, r.province, r.city,
                 r.contact_name, r.contact_mobile, r.contact_email, row.payment_status_label,
-                "是" if row.overdue else "",
-                r.invoice_title, r.invoice_taxpayer_id, _china(r.created_at),
+                "是" if row.overdue else "", _china(r.created_at),
             ])
     return rows
 

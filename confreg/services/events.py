@@ -26,7 +26,8 @@ EVENT_FIELDS = (
     "venue_address", "venue_phone", "starts_on", "ends_on", "registration_deadline",
     "materials_deadline", "payment_deadline", "published_on", "capacity", "fee_covers",
     "fee_note", "payee_name", "bank_name", "bank_account", "payment_remark", "invoice_note",
-    "invoice_content", "materials_note", "materials_char_limit", "materials_limit_blocks",
+    "invoice_content", "documents_mode", "invoice_tax_code", "invoice_tax_rate",
+    "materials_note", "materials_char_limit", "materials_limit_blocks",
     "ask_id_number", "published",
 )
 DATE_FIELDS = ("starts_on", "ends_on", "registration_deadline", "materials_deadline",
@@ -92,6 +93,9 @@ class EventDetails:
     payment_remark: str = ""
     invoice_note: str = ""
     invoice_content: str = ""
+    documents_mode: str = "both"
+    invoice_tax_code: str = ""
+    invoice_tax_rate: Decimal = Decimal("0.06")
     materials_note: str = ""
     materials_char_limit: int | None = None
     materials_limit_blocks: bool = False
@@ -277,7 +281,8 @@ FIELD_LABELS = {
     "payment_deadline": "缴费截止", "published_on": "发文日期", "capacity": "名额",
     "fee_covers": "费用包含", "fee_note": "费用说明", "payee_name": "收款单位",
     "bank_name": "开户行", "bank_account": "账号", "payment_remark": "汇款备注",
-    "invoice_note": "发票说明", "invoice_content": "发票内容", "materials_note": "材料要求",
+    "invoice_note": "发票说明", "invoice_content": "发票内容", "documents_mode": "收据与发票",
+    "invoice_tax_code": "税收分类编码", "invoice_tax_rate": "税率", "materials_note": "材料要求",
     "materials_char_limit": "材料字数上限", "materials_limit_blocks": "超字数拒收",
     "ask_id_number": "填写身份证号",
     "published": "已发布", "schedule": "日程", "contacts": "联系方式",

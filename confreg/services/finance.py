@@ -176,6 +176,10 @@ def add_payment(registration: Registration, event, *, amount: Decimal, received_
         # A receipt says "paid in full": after this refund it no longer holds.
         void_active_receipt(registration, void_reason or f"退款 {-amount:,.2f} 元后未付清",
                             actor=actor)
+        from .invoices import registration_undone  # invoices imports this module
+
+        registration_undone(registration, void_reason or f"退款 {-amount:,.2f} 元后未付清",
+                            actor=actor)
     receipt = issue_receipt_if_settled(registration, actor=actor, issued_by_id=recorded_by_id,
                                        today=today)
     return payment, receipt
@@ -185,6 +189,8 @@ def issue_receipt_if_settled(registration: Registration, *, actor: str,
                              issued_by_id: int | None = None,
                              today: date | None = None) -> Receipt | None:
     """Issue the receipt when the registration is paid in full at a settled price."""
+    if not registration.event.gives_receipts:
+        return None  # the event gives the official e-invoice only
     if registration.tier_status == "member_pending" or active_receipt(registration) is not None:
         return None
     if not balance_of(registration).paid_in_full:
@@ -259,6 +265,8 @@ def issue_receipt(registration: Registration, *, actor: str, issued_by_id: int |
     """Issue the receipt of a registration paid in full, with the next number of the year."""
     today = today or china_today()
     registration, event = lock_registration(registration)
+    if not event.gives_receipts:
+        raise ServiceError("本活动只开具正式电子发票，不开收据（见活动设置“单位缴费后得到”）。")
     current = active_receipt(registration)
     if current is not None:
         raise ServiceError(f"该报名已有有效收据 {current.number}；如需重开，请先作废。")

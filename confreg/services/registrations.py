@@ -38,6 +38,11 @@ class UnitDetails:
     invoice_type: str = "ordinary"
     invoice_content: str = ""
     invoice_email: str = ""
+    invoice_buyer_address: str = ""
+    invoice_buyer_phone: str = ""
+    invoice_buyer_bank: str = ""
+    invoice_buyer_account: str = ""
+    invoice_together: bool = False
 
 
 @dataclass
@@ -67,7 +72,10 @@ class FeeQuote:
 
 
 INVOICE_FIELDS = ("invoice_title", "invoice_taxpayer_id", "invoice_type", "invoice_content",
-                  "invoice_email")
+                  "invoice_email", "invoice_buyer_address", "invoice_buyer_phone",
+                  "invoice_buyer_bank", "invoice_buyer_account", "invoice_together")
+SPECIAL_INVOICE_FIELDS = ("invoice_buyer_address", "invoice_buyer_phone", "invoice_buyer_bank",
+                          "invoice_buyer_account")
 UNIT_FIELDS = ("unit_name", "tier_claim", "credit_code", "credit_code_confirmed", "province",
                "city", "address", "contact_name", "contact_mobile", "contact_email")
 ATTENDEE_FIELDS = ("name", "gender", "ethnicity", "title", "mobile", "email", "id_number",
@@ -208,6 +216,11 @@ def _with_invoice_defaults(values: dict, event: Event) -> dict:
     values["invoice_content"] = values["invoice_content"].strip() or event.invoice_content
     values["invoice_email"] = values["invoice_email"].strip() or values["contact_email"]
     values["invoice_taxpayer_id"] = normalize_credit_code(values["invoice_taxpayer_id"])
+    for name in SPECIAL_INVOICE_FIELDS:
+        # Only a 专票 prints them; an ordinary invoice keeps none (nothing stale to export).
+        values[name] = (values.get(name) or "").strip() if values["invoice_type"] == "special" \
+            else ""
+    values["invoice_together"] = bool(values.get("invoice_together"))
     return values
 
 
@@ -318,13 +331,19 @@ def update_registration(registration: Registration, unit: UnitDetails,
     # Only a larger group needs more places: replacing one person by another does not.
     _check_capacity(event, len(attendees) - len(existing))
 
-    unit_before = {name: getattr(registration, name) for name in UNIT_FIELDS + INVOICE_FIELDS}
+    unit_before = {name: getattr(registration, name) for name in UNIT_FIELDS}
     unit_after = _clean_unit(unit, event)
+    invoice_after = {name: unit_after.pop(name) for name in INVOICE_FIELDS}
     notes: list[str] = []
     pricing_changed = any(unit_before[k] != unit_after[k]
                           for k in ("unit_name", "tier_claim", "credit_code"))
     for name, value in unit_after.items():
         setattr(registration, name, value)
+    from .invoices import change_details  # invoices imports this module
+
+    if change_details(registration, invoice_after, now=now, actor=actor,
+                      by_finance=False) == "requested":
+        notes.append("开票信息的修改已提交财务（财务已申请开票，待财务确认）")
 
     cleaned = [(d, _clean_attendee(d, event)) for d in attendees]
     attendee_changes: dict = {}
@@ -395,30 +414,27 @@ def update_registration(registration: Registration, unit: UnitDetails,
     return notes
 
 
+INVOICE_SAVED = {"changed": "发票信息已保存。", "unchanged": "发票信息没有变化。",
+                 "requested": "财务已申请开具发票，您的修改已提交财务确认；确认前仍按原信息开票。"}
+
+
 def update_invoice_details(registration: Registration, values: dict, *, today: date,
-                           now: datetime, actor: str, by_finance: bool = False) -> bool:
-    """Change only the invoice details: the unit until the event ends, finance at any time."""
+                           now: datetime, actor: str, by_finance: bool = False) -> str:
+    """Change only the invoice details: the unit until the event ends, finance at any time.
+
+    Once finance has asked for the invoice, the unit's change waits for finance to accept it.
+    Returns "unchanged", "changed" or "requested" (see invoices.change_details)."""
+    from .invoices import change_details  # invoices imports this module
+
     registration, event = lock_registration(registration)
     if not by_finance and not can_edit_invoice(registration, today):
         raise ServiceError("该报名已取消或活动已结束，发票信息不能再修改。")
-    before = {k: getattr(registration, k) for k in INVOICE_FIELDS}
     after = _with_invoice_defaults(
         {**{k: values.get(k) or "" for k in INVOICE_FIELDS},
          "unit_name": registration.unit_name, "contact_email": registration.contact_email},
         event)
     after = {k: after[k] for k in INVOICE_FIELDS}
-    changes = diff(before, after)
-    if not changes:
-        return False
-    for name, value in after.items():
-        setattr(registration, name, value)
-    registration.updated_at = now
-    record_audit(actor=actor, action="registration.invoice_updated", object_type="registration",
-                 object_id=registration.id, event_id=registration.event_id,
-                 registration_id=registration.id,
-                 summary="修改发票信息：" + "、".join(FIELD_LABELS[k] for k in changes),
-                 changes=changes)
-    return True
+    return change_details(registration, after, now=now, actor=actor, by_finance=by_finance)
 
 
 def _has_valid_receipt(registration: Registration) -> bool:
@@ -510,6 +526,9 @@ def cancel_registration(registration: Registration, *, today: date, now: datetim
     from .finance import void_active_receipt
 
     void_active_receipt(registration, "报名已取消", actor=actor, now=now)
+    from .invoices import registration_undone
+
+    registration_undone(registration, "报名已取消", actor=actor)
     withdraw_cancelled_material(registration, now=now, actor=actor)
     record_audit(actor=actor, action="registration.cancelled", object_type="registration",
                  object_id=registration.id, event_id=registration.event_id,
@@ -528,4 +547,7 @@ FIELD_LABELS = {
     "contact_email": "联系人邮箱", "invoice_title": "发票抬头",
     "invoice_taxpayer_id": "纳税人识别号", "invoice_type": "发票类型",
     "invoice_content": "发票内容", "invoice_email": "接收发票邮箱",
+    "invoice_buyer_address": "购买方地址", "invoice_buyer_phone": "购买方电话",
+    "invoice_buyer_bank": "购买方开户银行", "invoice_buyer_account": "购买方银行账号",
+    "invoice_together": "合并开票",
 }

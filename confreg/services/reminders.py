@@ -70,6 +70,8 @@ def reminder_kinds(event: Event, today: date) -> list[KindChoice]:
             reason = f"缴费截止日 {format_date_cn(due)} 还未过。"
         elif kind == "materials_due":
             reason = _materials_reason(event, today)
+        elif kind == "invoice_details" and not event.gives_invoices:
+            reason = "本活动不开具电子发票。"
         choices.append(KindChoice(kind, label, not reason, reason))
     return choices
 
@@ -100,6 +102,10 @@ def reminder_recipients(event: Event, kind: str, today: date) -> list[Recipient]
         needs_it = not_(money.settled)
     elif kind == "materials_due":
         needs_it = materials_missing_condition(event)  # active, no material submitted
+    elif kind == "invoice_details":
+        from .invoices import missing_details_condition  # invoices imports reminders' users
+
+        needs_it = missing_details_condition(event)
     else:
         return []
     logged = (select(ReminderLog.registration_id)
@@ -120,7 +126,10 @@ def reminder_recipients(event: Event, kind: str, today: date) -> list[Recipient]
 
 def reminder_mail_context(event: Event, recipient: Recipient, today: date) -> dict:
     """What the reminder e-mail templates are given for one unit."""
-    return {"registration": db.session.get(Registration, recipient.registration_id),
+    from .invoices import missing_details
+
+    registration = db.session.get(Registration, recipient.registration_id)
+    return {"registration": registration, "missing": missing_details(registration),
             "event": event, "today": today, "paid": recipient.paid,
             "outstanding": recipient.outstanding,
             "days_overdue": (today - event.payment_due).days}

@@ -19,13 +19,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, union
 from werkzeug.datastructures import FileStorage
 
 from ..checks import strip_control_chars
 from ..database import begin_write, utcnow
 from ..extensions import db
-from ..models import StoredFile, SubmissionAttachment, SubmissionVersion
+from ..models import StoredFile
 from . import ServiceError
 
 DOCUMENT_KINDS = frozenset({"docx", "pdf"})
@@ -33,7 +33,10 @@ IMAGE_KINDS = frozenset({"jpeg", "png"})
 SCAN_KINDS = frozenset({"pdf", "jpeg", "png"})  # a stamped form: scanned or photographed
 KIND_NAMES = {"docx": "Word（.docx）", "pdf": "PDF", "jpeg": "JPG", "png": "PNG"}
 MIME_TYPES = {"docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-              "pdf": "application/pdf", "jpeg": "image/jpeg", "png": "image/png"}
+              "pdf": "application/pdf", "jpeg": "image/jpeg", "png": "image/png",
+              # issued e-invoices (their files are never shown inline) and their zips
+              "ofd": "application/ofd", "xml": "application/xml", "zip": "application/zip",
+              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 # A .docx unpacks to more than it weighs. Its pictures are already compressed, so the whole
 # may unpack to a few times its size; its text (word/document.xml) to far less than this --
@@ -234,13 +237,24 @@ def save_upload(storage: FileStorage | None, *, allowed: frozenset, field: str,
     return store_file(data, kind, storage.filename, field=field, label=label)
 
 
+def _file_references():
+    """A SELECT of the stored_file ids of every column that refers to one: submissions,
+    bank statements, issued invoices, mail attachments... found from the foreign keys, so a
+    new kind of file is never pruned by an oversight."""
+    table = StoredFile.__table__
+    for referring in db.metadata.sorted_tables:
+        for key in referring.foreign_keys:
+            if key.column.table is table:
+                yield select(key.parent).where(key.parent.is_not(None))
+
+
 def prune_unattached(older_than: timedelta) -> tuple[int, int]:
     """Forget uploads no submission uses, older than `older_than`: files kept for a form that
     was never sent (the case form stores valid files at once, so nothing is chosen twice).
     Returns (rows deleted, files removed from disk)."""
     cutoff = utcnow() - older_than
     begin_write(db.session)
-    used = select(SubmissionVersion.file_id).union(select(SubmissionAttachment.file_id))
+    used = union(*_file_references())
     orphans = db.session.scalars(select(StoredFile).where(StoredFile.created_at < cutoff,
                                                           StoredFile.id.not_in(used))).all()
     for stored in orphans:

@@ -12,7 +12,8 @@ from ..pdf.payment_notice import render_payment_notice
 from ..services import ServiceError
 from ..services.documents import payment_notice_of
 from ..services.finance import balance_of, receipts_for
-from ..services.registrations import (can_cancel, can_edit_attendees, can_edit_invoice,
+from ..services.invoices import invoices_of, unit_status
+from ..services.registrations import (INVOICE_SAVED, can_cancel, can_edit_attendees, can_edit_invoice,
                                       cancel_refusal, cancel_registration, find_by_token, update_invoice_details,
                                       update_registration)
 from ..timeutil import china_today
@@ -54,6 +55,7 @@ def show(token=None):
     registration = g.registration
     today = china_today()
     just_registered = session.pop("new_registration", None) == registration.code
+    balance = balance_of(registration)
     history = db.session.scalars(
         select(AuditEntry).where(AuditEntry.registration_id == registration.id)
         .order_by(AuditEntry.at, AuditEntry.id)
@@ -64,7 +66,10 @@ def show(token=None):
         can_edit=can_edit_attendees(registration, today),
         can_edit_invoice=can_edit_invoice(registration, today),
         can_cancel=can_cancel(registration, today),
-        receipts=receipts_for(registration), balance=balance_of(registration),
+        receipts=receipts_for(registration), balance=balance,
+        invoice=unit_status(registration, balance.received)
+        if registration.event.gives_invoices else None,
+        invoices=invoices_of(registration) if registration.event.gives_invoices else [],
         private_url=url_for(".show", _external=True),
     )
 
@@ -125,7 +130,7 @@ def invoice(token=None):
             flash(error.message, "error")
             return redirect(url_for(".show"))
         db.session.commit()
-        flash("发票信息已保存。" if changed else "发票信息没有变化。", "success")
+        flash(INVOICE_SAVED[changed], "success")
         return redirect(url_for(".show"))
     status = 422 if request.method == "POST" else 200
     return render_template("manage/invoice.html", registration=registration,

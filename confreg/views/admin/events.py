@@ -1,5 +1,6 @@
 """The organisers' list of events, and creating, editing and copying events."""
 import re
+from decimal import Decimal
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
@@ -164,6 +165,8 @@ def _details(form: EventForm) -> EventDetails:
                  "materials_char_limit"):
         values[name] = getattr(form, name).data  # None stays None
     values["capacity"] = form.capacity.data or 0
+    if values.get("invoice_tax_rate") is None:
+        values["invoice_tax_rate"] = Decimal("0.06")
     values["ask_id_number"] = bool(form.ask_id_number.data)
     requirements = [line.strip() for line in _text(form.requirements.data).split("\n")
                     if line.strip()]

@@ -14,7 +14,7 @@ from ...services.finance import (PAYMENT_STATUSES, RECEIPT_STATUSES, PaymentDeta
                                  active_receipt, balance_of, event_finance, issue_receipt,
                                  payments_for, receipt_document_of, receipts_for,
                                  record_payment, void_receipt)
-from ...services.registrations import update_invoice_details
+from ...services.registrations import INVOICE_SAVED, update_invoice_details
 from ...timeutil import china_today
 from ..paging import page_arg
 from .access import actor_name, roles_required
@@ -117,7 +117,7 @@ def invoice(registration_id: int):
         changed = update_invoice_details(registration, form.data, today=china_today(),
                                          now=utcnow(), actor=actor_name(), by_finance=True)
         db.session.commit()
-        flash("发票信息已保存。" if changed else "发票信息没有变化。", "success")
+        flash(INVOICE_SAVED[changed], "success")
         return redirect(url_for(".new_payment", registration_id=registration.id))
     return _payment_page(registration, PaymentForm(formdata=None), invoice_form=form, status=422)
 

@@ -18,7 +18,7 @@ bp = Blueprint("admin_jobs", __name__, url_prefix="/admin/jobs")
 # Who may see a job of each kind: the roles of the page that starts it (admin always).
 JOB_ROLES = {"booklet_pdf": {"staff"}, "booklet_docx": {"staff"},
              "certificates_issue": {"staff"}, "certificates_pdf": {"staff"},
-             "bank_statement": {"finance"}}
+             "bank_statement": {"finance"}, "invoice_files": {"finance"}}
 ROLES = sorted(set().union(*JOB_ROLES.values()))
 
 

@@ -20,6 +20,7 @@ EVENT_PAGES = [
     ("admin_registrations.index", "报名", ATTENDED),
     ("admin_finance.index", "付款与收据", ATTENDED),
     ("admin_bank.reconciliation", "对账", ATTENDED),
+    ("admin_invoices.queue", "电子发票", ATTENDED),
     ("admin_materials.index", "材料", None),
     ("admin_review.board", "评审", None),
     ("admin_booklet.show", "材料汇编", None),

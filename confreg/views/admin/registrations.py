@@ -9,7 +9,7 @@ from ...extensions import db
 from ...forms.desk import CancelForm, ExtendForm, SubstituteForm, UnitForm
 from ...models import Registration
 from ...services import ServiceError
-from ...services.desk import (ATTENDEE_COLUMNS, FILTERS, PERSON_FIELDS, REGISTRATION_COLUMNS,
+from ...services.desk import (ATTENDEE_COLUMNS, FILTERS, PERSON_FIELDS, registration_columns,
                               UNIT_EDIT_FIELDS, attendee_sheet_rows, cancel_by_staff,
                               extend_deadline, list_registrations, registration_file,
                               registration_sheet_rows, render_sheet, substitute_attendee,
@@ -161,8 +161,9 @@ def _xlsx(content: bytes, ascii_name: str, chinese_name: str):
 @roles_required(*READERS)
 def export_registrations(event_id: int):
     event = event_or_404(event_id)
-    content = render_sheet("报名单位", REGISTRATION_COLUMNS,
-                           registration_sheet_rows(event, china_today()))
+    with_invoice = current_user.role in ("admin", "finance")  # staff see no invoice details
+    content = render_sheet("报名单位", registration_columns(with_invoice),
+                           registration_sheet_rows(event, china_today(), with_invoice=with_invoice))
     return _xlsx(content, f"registrations-{event.key}.xlsx",
                  f"报名单位-{event.short_title or event.key}.xlsx")
 
