@@ -233,3 +233,24 @@ def test_sniffing_goes_by_content_not_by_name():
     assert files.sniff_invoice_kind(b"GIF89a") is None
     # an XML file named .pdf is read as the XML it is
     assert read_invoice_file("trick.pdf", fx.invoice_xml(invoice)).kind == "xml"
+
+
+def test_a_damaged_member_is_listed_and_the_others_read_and_a_damaged_ofd_is_refused():
+    """Corrupt deflate data raises zlib.error deep inside zipfile: one bad file is listed as
+    unreadable, never a failed upload (or a 500 on the page)."""
+    good, bad = blue(sequence=1), blue(sequence=2)
+    data = bytearray(fx.zip_of({"bad.xml": fx.invoice_xml(bad), "good.xml": fx.invoice_xml(good)}))
+    start = data.index(b"bad.xml") + len(b"bad.xml")  # the member's deflated bytes follow
+    data[start + 20:start + 60] = b"\xff" * 40
+
+    reading = read_upload("z.zip", bytes(data))
+
+    assert [d.number for d in reading.documents] == [good.number]
+    assert reading.unreadable == [("bad.xml", "压缩包中的这个文件已损坏（或有密码），无法读取。")]
+
+    ofd = bytearray(fx.invoice_ofd(good))
+    start = ofd.index(b"OFD.xml") + len(b"OFD.xml")
+    ofd[start + 10:start + 50] = b"\xff" * 40
+    with pytest.raises(InvoiceFileRefused) as refused:
+        read_invoice_file("x.ofd", bytes(ofd))
+    assert "损坏" in refused.value.message

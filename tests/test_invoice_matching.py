@@ -102,3 +102,12 @@ def test_a_red_letter_invoice_finds_the_request_of_the_blue_invoice_it_reverses(
 def test_an_unreadable_total_is_a_difference_not_a_match():
     (match,) = match_documents([document(total=None)], [A])
     assert match.outcome == "held" and "读不到" in match.differences[0]
+
+
+def test_an_ordinary_invoice_for_a_request_of_a_special_one_is_held():
+    """A unit switched to 专票 after the batch was exported: the 普票 issued from the old
+    batch carries the same code, buyer and total, and must not be sent as the new one."""
+    special = RequestFacts(5, 9, A.codes, A.buyer_name, TAX_A, A.total, invoice_type="special")
+    (match,) = match_documents([document()], [special])
+    assert match.outcome == "held" and match.differences == [
+        "发票类型：发票为普通发票，申请为增值税专用发票"]

@@ -137,15 +137,18 @@ def test_units_paying_together_get_one_invoice_and_the_others_one_each(app_ctx):
     first, _ = paid(event, 1, invoice_together=True)
     second, _ = paid(event, 2, invoice_together=True, unit_name="西宁市城东区清真巷社区")
     alone, _ = paid(event, 1, invoice_together=False)
+    # the same (public) name and tax ID typed by someone else, with another address: not merged
+    stranger, _ = paid(event, 1, invoice_together=True, unit_name="某某单位",
+                       invoice_email="someone@example.cn")
 
     requests = requested(event)
 
-    assert len(requests) == 2
+    assert len(requests) == 3
     together = next(r for r in requests if len(r.items) == 2)
     assert together.total == STANDARD * 3 and together.quantity == 3
     assert first.code in together.remark and second.code in together.remark
-    other = next(r for r in requests if r is not together)
-    assert [i.registration_id for i in other.items] == [alone.id]
+    others = sorted([i.registration_id for i in r.items] for r in requests if r is not together)
+    assert others == sorted([[alone.id], [stranger.id]])
 
 
 def test_nothing_is_asked_twice_and_an_event_without_invoices_refuses(app_ctx):
@@ -379,8 +382,12 @@ def test_a_cancelled_registration_withdraws_a_request_not_yet_issued(app_ctx):
 # --- the unit's changes --------------------------------------------------------------------
 
 def change(registration, **values):
-    result = update_invoice_details(registration, {**details(), **values}, today=china_today(),
-                                    now=utcnow(), actor="单位")
+    """The unit saves its invoice form: every field as it is, the given ones changed."""
+    from confreg.services.registrations import INVOICE_FIELDS
+
+    current = {name: getattr(registration, name) for name in INVOICE_FIELDS}
+    result = update_invoice_details(registration, {**current, **details(), **values},
+                                    today=china_today(), now=utcnow(), actor="单位")
     db.session.commit()
     return result
 
@@ -541,3 +548,103 @@ def test_pruning_old_uploads_spares_the_files_of_invoices_uploads_and_mail(app_c
 
     left = set(db.session.scalars(select(StoredFile.id)))
     assert rows == 1 and orphan.id not in left and kept <= left
+
+
+# --- what the review found: the amount, the address, partial reversals ----------------------
+
+def add_attendee(registration):
+    import confreg.services.registrations as registrations
+    from confreg.services.registrations import AttendeeDetails, UnitDetails, update_registration
+
+    values = {name: getattr(registration, name)
+              for name in registrations.UNIT_FIELDS + registrations.INVOICE_FIELDS}
+    values["credit_code"] = values["credit_code"] or ""
+    people = [AttendeeDetails(id=a.id, **{k: getattr(a, k) for k in registrations.ATTENDEE_FIELDS})
+              for a in registration.attendees]
+    first = registration.attendees[0]
+    people.append(AttendeeDetails(name="赵敏", gender="F", title="科员", mobile="13700001111",
+                                  accommodation="shared", arrival_on=first.arrival_on,
+                                  departure_on=first.departure_on))
+    update_registration(registration, UnitDetails(**values), people, today=china_today(),
+                        now=utcnow(), actor="单位")
+    db.session.commit()
+
+
+def test_people_added_after_the_request_withdraw_it_and_after_delivery_reverse_it(
+        app_ctx, worker):
+    event = make_event(documents_mode="invoice")  # no receipt stops the change
+    registration, _ = paid(event)
+    (request,) = requested(event)
+    add_attendee(registration)
+    db.session.refresh(request)
+    assert request.status == "withdrawn" and "3,580.00 元变为 7,160.00 元" in request.reverse_reason
+    assert state_of(event, registration) == "unpaid"
+
+    other, _, delivered_request, _ = delivered(worker, event, unit_name="西宁市城西区民政局")
+    add_attendee(other)
+    db.session.refresh(delivered_request)
+    assert delivered_request.status == "to_reverse"
+
+
+def test_an_unverified_member_price_is_not_ready_to_invoice(app_ctx):
+    event = make_event()
+    registration, _ = register(event, 1, **details(), tier_claim="committee_member",
+                               unit_name="名录里没有的单位")
+    assert registration.tier_status == "member_pending"
+    pay(registration, "2980")
+    assert state_of(event, registration) == "unpaid"
+    with pytest.raises(ServiceError, match="没有可开票的报名"):
+        invoices.request_invoices(event, None, actor=ACTOR)
+    db.session.rollback()
+
+
+def test_a_new_address_after_delivery_resends_the_invoice_and_reverses_nothing(
+        app_ctx, smtp, worker):
+    event = make_event()
+    registration, _, request, invoice = delivered(worker, event)
+
+    assert change(registration, invoice_email="new-cw@dongguan.example.cn") == "changed"
+
+    db.session.refresh(request)
+    assert (request.status, request.email) == ("delivered", "new-cw@dongguan.example.cn")
+    assert db.session.scalar(select(func.count()).select_from(InvoiceChange)) == 0
+    db.session.commit()
+    sent = [m["To"] for m in smtp.messages if invoice.number in m["Subject"]]
+    assert sent == ["caiwu@dongguan.example.cn", "new-cw@dongguan.example.cn"]
+
+
+def test_a_red_invoice_for_part_of_the_amount_is_held_not_taken_as_the_reversal(
+        app_ctx, worker):
+    event = make_event()
+    registration, _, request, blue = delivered(worker, event)
+    pay(registration, -STANDARD)
+    partial = fx.FakeInvoice(number=fx.invoice_number(1777), buyer_name=BUYER, buyer_tax_id=TAX_ID,
+                             total=Decimal("1000.00"), original_number=blue.number)
+
+    upload = uploaded(worker, event, fx.invoice_xml(partial), "red.xml")
+
+    assert upload.counts["held"] == 1
+    db.session.refresh(request)
+    assert request.status == "to_reverse"
+    held = db.session.scalar(select(IssuedInvoice).where(IssuedInvoice.number == partial.number))
+    assert "部分冲销" in held.reason
+
+
+def test_asking_for_all_of_a_searched_list_asks_for_the_ones_shown(app, staff_client):
+    with app.app_context():
+        event = make_event()
+        first, _ = paid(event)
+        second, _ = paid(event, 1, unit_name="海东市乐都区碾伯镇社会工作服务站",
+                         invoice_title="海东市乐都区碾伯镇社会工作服务站")
+        event_id, first_id = event.id, first.id
+    finance = staff_client("finance")
+    url = f"/admin/invoices/events/{event_id}?state=ready&q=碾伯"
+    page = finance.get(url)
+    assert "为搜索到的 1 个申请开票" in page.text
+    finance.post(f"/admin/invoices/events/{event_id}/request",
+                 data={"csrf_token": csrf_token_from(page.text), "scope": "all", "q": "碾伯"})
+    with app.app_context():
+        (request,) = db.session.scalars(select(InvoiceRequest)).all()
+        assert request.buyer_name == "海东市乐都区碾伯镇社会工作服务站"
+        assert state_of(db.session.get(type(request.event), event_id),
+                        db.session.get(type(first), first_id)) == "ready"

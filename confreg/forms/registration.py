@@ -142,7 +142,7 @@ class UnitFields(FlaskForm):
     invoice_buyer_bank = StringField("购买方开户银行（专票）",
                                      [Length(max=60, message="开户银行不超过 60 个字。")])
     invoice_buyer_account = StringField("购买方银行账号（专票）")
-    invoice_together = BooleanField("几个单位一起付款，与同一抬头、同一税号的其他报名合开一张发票")
+    invoice_together = BooleanField("几个单位一起付款，与同一抬头、税号和接收邮箱的其他报名合开一张发票")
 
     def validate_credit_code(self, field):
         code = normalize_credit_code(field.data or "")

@@ -117,7 +117,7 @@ def sniff_invoice_kind(data: bytes) -> str | None:
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 names = set(archive.namelist())
-        except (zipfile.BadZipFile, OSError, ValueError):
+        except Exception:  # noqa: BLE001 -- untrusted bytes: any failure means "not a zip"
             return None
         return "ofd" if "OFD.xml" in names else "zip"
     head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -131,12 +131,14 @@ def sniff_invoice_kind(data: bytes) -> str | None:
 def read_invoice_file(name: str, data: bytes) -> InvoiceFile:
     """Read one PDF, OFD or XML invoice; raise InvoiceFileRefused if it is not one."""
     kind = sniff_invoice_kind(data)
-    if kind == "xml":
-        facts = _xml_facts(data)
-    elif kind == "ofd":
-        facts = _ofd_facts(data)
-    elif kind == "pdf":
-        facts = _pdf_facts(data)
+    readers = {"xml": _xml_facts, "ofd": _ofd_facts, "pdf": _pdf_facts}
+    if kind in readers:
+        try:
+            facts = readers[kind](data)
+        except InvoiceFileRefused:
+            raise
+        except Exception:  # noqa: BLE001 -- a damaged file of any kind (zlib, pypdf, zipfile…)
+            raise InvoiceFileRefused(f"{kind.upper()} 文件已损坏，无法读取。") from None
     elif kind == "zip":
         raise InvoiceFileRefused("压缩包内又有压缩包：请解压后把发票文件直接放在一个 .zip 中上传。")
     else:
@@ -409,7 +411,7 @@ def _zip_members(data: bytes) -> list[tuple[str, bytes | None, str]]:
     """(name, bytes or None, why not) of every file in the archive, bounded."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except Exception:  # noqa: BLE001
         raise InvoiceFileRefused("压缩包已损坏，无法打开。") from None
     with archive:
         infos = [i for i in archive.infolist() if not i.is_dir()
@@ -430,8 +432,7 @@ def _zip_members(data: bytes) -> list[tuple[str, bytes | None, str]]:
             except InvoiceFileRefused as error:
                 members.append((name, None, error.message))
                 continue
-            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError,
-                    EOFError):
+            except Exception:  # noqa: BLE001 -- damaged, encrypted, an odd compression
                 members.append((name, None, "压缩包中的这个文件已损坏（或有密码），无法读取。"))
                 continue
             expanded += len(content)

@@ -3,7 +3,7 @@
 The rule is strict because a match delivers the invoice to a unit without a person looking:
 an invoice is attached by itself ("exact") only when its remark carries the registration code
 of exactly one open request (the batch Excel puts 报名编号 there) *and* its buyer name, buyer
-tax ID and total (价税合计) agree with that request. Anything less is held for finance with the
+tax ID, total (价税合计) and kind (普票/专票) agree with that request. Anything less is held for finance with the
 difference spelt out, or listed as unmatched. The requests given are one event's: matching
 never crosses events.
 """
@@ -27,6 +27,7 @@ class RequestFacts:
     buyer_tax_id: str
     total: Decimal
     issued_number: str = ""         # the blue invoice already attached, if any
+    invoice_type: str = ""          # "ordinary" / "special"
 
 
 @dataclass
@@ -36,6 +37,9 @@ class InvoiceMatch:
     request_id: int | None = None
     differences: list[str] = field(default_factory=list)
     reason: str = ""
+
+
+TYPE_LABELS = {"ordinary": "普通发票", "special": "增值税专用发票"}
 
 
 def plain_name(name: str) -> str:
@@ -63,6 +67,9 @@ def differences(document: InvoiceDocument, request: RequestFacts) -> list[str]:
     if plain_tax_id(facts.buyer_tax_id) != plain_tax_id(request.buyer_tax_id):
         found.append(f"纳税人识别号：发票为 {facts.buyer_tax_id or '（空）'}，"
                      f"申请为 {request.buyer_tax_id or '（空）'}")
+    if facts.invoice_type and request.invoice_type and facts.invoice_type != request.invoice_type:
+        found.append(f"发票类型：发票为{TYPE_LABELS[facts.invoice_type]}，"
+                     f"申请为{TYPE_LABELS[request.invoice_type]}")
     if facts.total is None or facts.total != request.total:
         shown = f"{facts.total:,.2f}" if facts.total is not None else "（读不到）"
         found.append(f"价税合计：发票为 {shown} 元，申请为 {request.total:,.2f} 元")

@@ -73,6 +73,8 @@ TEMPLATE_DETAIL_SHEET = "2-发票明细信息"
 TEMPLATE_DETAIL_COLUMNS = ("发票流水号", "项目名称", "商品和服务税收分类编码", "规格型号", "单位",
                            "数量", "单价", "金额", "税率", "折扣金额")
 TEMPLATE_INVOICE_TYPES = {"ordinary": "普通发票", "special": "增值税专用发票"}
+# Details that are not printed on the invoice: changing them after the request reverses nothing.
+NOT_ON_THE_INVOICE = frozenset({"invoice_email", "invoice_together"})
 REMARK_LIMIT = 200  # the platform's 备注 takes 230 characters; keep room for its own text
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # a zip of hundreds of invoices; the reader bounds the rest
@@ -140,6 +142,22 @@ def change_details(registration: Registration, after: dict, *, now: datetime, ac
     if not changes:
         return "unchanged"
     request = current_request(registration)
+    if request is not None and not set(changes) - NOT_ON_THE_INVOICE:
+        # Only where the invoice goes: nothing to reverse, the invoice follows the address.
+        for name, value in after.items():
+            setattr(registration, name, value)
+        registration.updated_at = now
+        if "invoice_email" in changes and len([i for i in request.items if i.is_current]) == 1:
+            request.email = (after["invoice_email"] or "").strip()
+            invoice = _blue_invoice_of([request.id]).get(request.id)
+            if request.status in ("issued", "delivered") and invoice is not None:
+                deliver(invoice, request, actor=actor)
+        record_audit(actor=actor, action="registration.invoice_updated",
+                     object_type="registration", object_id=registration.id,
+                     event_id=registration.event_id, registration_id=registration.id,
+                     summary="修改发票信息：" + "、".join(DETAIL_LABELS[k] for k in changes),
+                     changes=changes)
+        return "changed"
     if request is not None and not by_finance:
         waiting = pending_change(registration)
         if waiting is not None:  # the newer wish replaces the one not yet decided
@@ -155,6 +173,10 @@ def change_details(registration: Registration, after: dict, *, now: datetime, ac
                              + "、".join(DETAIL_LABELS[k] for k in changes),
                      changes=changes)
         return "requested"
+    waiting = pending_change(registration)
+    if waiting is not None:  # made while an invoice was asked for; these details replace it
+        waiting.status, waiting.decided_at, waiting.decided_by = "refused", now, actor
+        waiting.note = "开票信息已重新修改，以新的修改为准"
     for name, value in after.items():
         setattr(registration, name, value)
     registration.updated_at = now
@@ -198,8 +220,12 @@ def decide_change(change_id: int, accept: bool, note: str, *, actor: str) -> Inv
             if name in DETAIL_FIELDS:
                 setattr(registration, name, value)
         registration.updated_at = now
-        request = db.session.get(InvoiceRequest, change.request_id)
-        if request.status == "requested":
+        # The request as it is now: the one the change was made against may have been
+        # reversed and released since (then the details simply apply to the next one).
+        request = current_request(registration)
+        if request is None:
+            pass
+        elif request.status == "requested":
             _withdraw(request, "单位修改开票信息后重新申请", now=now)
         elif request.status in ("issued", "delivered"):
             _to_reverse(request, "单位修改购买方信息：原发票须红冲后按新信息重开", now=now,
@@ -284,8 +310,8 @@ def invoice_queue(event: Event, state: str | None = None, query: str = "") -> Qu
             state_of = request.status
         elif missing:
             state_of = "waiting"
-        elif expected <= 0 or received < expected:
-            state_of = "unpaid"
+        elif expected <= 0 or received < expected or registration.tier_status == "member_pending":
+            state_of = "unpaid"  # (a member price not yet verified may still change the amount)
         else:
             state_of = "ready"
         result.append(QueueRow(registration, state_of, expected, received, missing, request,
@@ -344,8 +370,11 @@ def _lines(registrations: list[Registration]) -> list[dict]:
 
 def _buyer_key(registration: Registration) -> tuple:
     from ..checks import normalize_unit_name
+    # The e-mail too: the invoice goes to one address, and a unit that merely typed another
+    # unit's (public) name and tax ID must not join that unit's invoice.
     return (normalize_unit_name(registration.invoice_title),
-            normalize_credit_code(registration.invoice_taxpayer_id), registration.invoice_type)
+            normalize_credit_code(registration.invoice_taxpayer_id), registration.invoice_type,
+            (registration.invoice_email or "").strip().lower())
 
 
 def _remark(event: Event, registrations: list[Registration]) -> str:
@@ -508,8 +537,8 @@ def _to_reverse(request: InvoiceRequest, reason: str, *, now: datetime, actor: s
 
 
 def registration_undone(registration: Registration, reason: str, *, actor: str) -> None:
-    """A registration cancelled or refunded (no longer paid in full): a request not issued
-    is withdrawn; an issued invoice goes to be reversed. The caller holds the locks."""
+    """A registration cancelled, refunded (no longer paid in full) or repriced: a request not
+    issued is withdrawn; an issued invoice goes to be reversed. The caller holds the locks."""
     request = current_request(registration)
     if request is None:
         return
@@ -618,6 +647,7 @@ def _request_facts(event: Event) -> list:
         id=r.id, event_id=r.event_id,
         codes=tuple(item.registration.code for item in r.items if item.is_current),
         buyer_name=r.buyer_name, buyer_tax_id=r.buyer_tax_id, total=Decimal(r.total),
+        invoice_type=r.invoice_type,
         issued_number=blue[r.id].number if r.id in blue else "")
         for r in requests]
 
@@ -663,7 +693,8 @@ def read_invoice_upload(upload: InvoiceUpload, progress: Progress) -> str:
                 message = f"已匹配 {request.serial}（{request.buyer_name}），" + (
                     f"已发送至 {request.email}" if request.email else "待发送")
             elif match.outcome == "red":
-                if request is not None and request.status == "to_reverse":
+                whole = request is not None and document.facts.total == -Decimal(request.total)
+                if request is not None and request.status == "to_reverse" and whole:
                     invoice.status, invoice.request_id = "attached", request.id
                     request.status, request.reversed_at = "reversed", utcnow()
                     _release(request)
@@ -672,8 +703,12 @@ def read_invoice_upload(upload: InvoiceUpload, progress: Progress) -> str:
                 else:
                     invoice.status = "held"
                     invoice.proposed_request_id = request.id if request else None
-                    invoice.reason = ("红字发票：对应的发票申请不在“待红冲”状态，请核对" if request
-                                      else "红字发票：找不到被冲销的蓝字发票")
+                    invoice.reason = (
+                        "红字发票：找不到被冲销的蓝字发票" if request is None
+                        else "红字发票：对应的发票申请不在“待红冲”状态，请核对"
+                        if request.status != "to_reverse"
+                        else f"红字发票金额 {document.facts.total or 0:,.2f} 元与原发票 "
+                             f"{request.total:,.2f} 元不符（部分冲销？），请核对")
                     counts["held"] += 1
                     message = invoice.reason
             else:
@@ -735,7 +770,8 @@ def _attach(invoice: IssuedInvoice, request: InvoiceRequest, *, actor: str) -> N
     record_audit(actor=actor, action="invoice.attached", object_type="invoice_request",
                  object_id=request.id, event_id=request.event_id,
                  summary=f"发票 {invoice.number} 匹配申请 {request.serial}（{request.buyer_name}，"
-                         f"价税合计 {invoice.total:,.2f} 元）")
+                         + (f"价税合计 {invoice.total:,.2f} 元）" if invoice.total is not None
+                            else "价税合计未能读出，经人工确认）"))
     deliver(invoice, request, actor=actor)
 
 
@@ -866,8 +902,12 @@ def unit_status(registration: Registration, received: Decimal) -> UnitInvoiceSta
             "，随后按新信息重开。" if registration.is_active else "。"),
             invoice=invoice, change=change, last_decided=decided)
     if request.status == "delivered":
-        return UnitInvoiceStatus("发票已开具", f"发票已开具，已发送至 {request.email}，"
-                                 "也可在此下载。", invoice=invoice, change=change,
+        # Merged with other units' registrations, the invoice went to the address they share
+        # (see _buyer_key); another unit's address is never shown here.
+        own = (registration.invoice_email or "").strip().lower() == request.email.lower()
+        return UnitInvoiceStatus("发票已开具", "发票已开具，已发送至 "
+                                 + (request.email if own else "合并开票的接收邮箱")
+                                 + "，也可在此下载。", invoice=invoice, change=change,
                                  last_decided=decided)
     return UnitInvoiceStatus("发票已开具", "发票已开具，可在此下载。", invoice=invoice,
                              change=change, last_decided=decided)

@@ -558,6 +558,10 @@ def reject_member_claim(registration: Registration, *, actor: str, now: datetime
     registration.member_unit = None
     registration.updated_at = now
     db.session.flush()
+    if registration.total_amount != before["total_amount"]:
+        from .invoices import registration_undone  # invoices imports the registrations service
+
+        registration_undone(registration, "会员价未通过核实，按标准价重新计价", actor=actor)
     reason = reason.strip()
     record_audit(actor=actor, action="registration.tier_rejected", object_type="registration",
                  object_id=registration.id, event_id=event.id, registration_id=registration.id,

@@ -391,6 +391,11 @@ def update_registration(registration: Registration, unit: UnitDetails,
                            field="attendees")
     if registration.total_amount != total_before:
         notes.append(f"应缴金额 {total_before:,.2f} 元 → {registration.total_amount:,.2f} 元")
+        from .invoices import registration_undone  # invoices imports this module
+
+        # An invoice asked for (or issued) states the old amount: withdrawn, or to reverse.
+        registration_undone(registration, f"应缴金额由 {total_before:,.2f} 元变为 "
+                            f"{registration.total_amount:,.2f} 元", actor=actor)
 
     unit_changes = diff(unit_before, {k: getattr(registration, k) for k in unit_before})
     if unit_changes:

@@ -78,7 +78,12 @@ def request_batch(event_id: int):
     if not form.validate_on_submit():
         abort(400)
     chosen = None
-    if request.form.get("scope") == "chosen":
+    query = (request.form.get("q") or "").strip()[:100]
+    if request.form.get("scope") != "chosen" and query:
+        # "all" of a searched list means the ones shown, not every ready one
+        chosen = [row.registration.id
+                  for row in invoice_service.invoice_queue(event, "ready", query).rows]
+    elif request.form.get("scope") == "chosen":
         chosen = [int(v) for v in request.form.getlist("registration_id") if ROW_ID.fullmatch(v)]
         if not chosen:
             flash("请先勾选要申请开票的报名。", "error")
