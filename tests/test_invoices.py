@@ -261,12 +261,39 @@ def test_an_unmatched_file_is_listed_and_a_second_upload_is_recognised(app_ctx, 
 
     assert (first.counts["attached"], first.counts["unmatched"], first.counts["unreadable"]) == (
         1, 1, 1)
-    assert again.counts["duplicate"] == 2 and not again.counts.get("attached")
+    # the delivered one is a duplicate; the unmatched one is looked at again (still unmatched)
+    assert (again.counts["duplicate"], again.counts["unmatched"]) == (1, 1)
+    assert not again.counts.get("attached")
     assert db.session.scalar(select(func.count()).select_from(IssuedInvoice)) == 2
     queue = invoices.invoice_queue(event)
     assert [i.number for i in queue.unmatched] == [stranger.number]
     outcomes = {r["number"]: r["outcome"] for r in again.results}
-    assert outcomes == {stranger.number: "duplicate", good.number: "duplicate", "": "unreadable"}
+    assert outcomes == {stranger.number: "unmatched", good.number: "duplicate", "": "unreadable"}
+
+
+def test_an_invoice_uploaded_on_the_wrong_events_page_is_taken_up_on_the_right_one(
+        app_ctx, worker):
+    right, wrong = make_event(), make_event()
+    paid(right)
+    (request,) = requested(right)
+    invoice = issued_for(request, 1301)
+    data = fx.zip_of(fx.invoice_files(invoice))
+
+    first = uploaded(worker, wrong, data)
+    assert first.counts["unmatched"] == 1
+    stored = db.session.scalar(select(IssuedInvoice))
+    invoices.resolve_held(stored.id, None, accept=False, note="传错活动了", actor=ACTOR)
+    db.session.commit()
+
+    second = uploaded(worker, right, data)
+
+    assert second.counts["attached"] == 1
+    db.session.refresh(stored)
+    assert (stored.event_id, stored.status, stored.request_id) == (right.id, "attached", request.id)
+    assert db.session.scalar(select(func.count()).select_from(IssuedInvoice)) == 1
+    assert db.session.get(InvoiceRequest, request.id).status == "delivered"
+    assert "原为已退回" in db.session.scalar(select(AuditEntry.summary).where(
+        AuditEntry.action == "invoice.uploaded_again"))
 
 
 def test_an_invoice_never_crosses_events(app_ctx, worker):

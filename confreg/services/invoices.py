@@ -666,8 +666,11 @@ def read_invoice_upload(upload: InvoiceUpload, progress: Progress) -> str:
     upload = db.session.get(InvoiceUpload, upload.id, populate_existing=True)
     event = lock_event(upload.event_id)
     numbers = [document.number for document in reading.documents]
-    known = set(db.session.scalars(select(IssuedInvoice.number)
-                                   .where(IssuedInvoice.number.in_(numbers)))) if numbers else set()
+    # An invoice attached or held is a duplicate; one set aside (unmatched or rejected, maybe
+    # uploaded on the wrong event's page) is taken up again by this upload.
+    known = set(db.session.scalars(select(IssuedInvoice.number).where(
+        IssuedInvoice.number.in_(numbers),
+        IssuedInvoice.status.not_in(SET_ASIDE)))) if numbers else set()
     matches = invoice_matching.match_documents(reading.documents, _request_facts(event),
                                                known_numbers=frozenset(known))
     requests = {r.id: r for r in db.session.scalars(
@@ -742,21 +745,38 @@ def upload_summary(upload: InvoiceUpload) -> str:
     return "，".join(parts)
 
 
+SET_ASIDE = ("unmatched", "rejected")
+
+
 def _store_issued(upload: InvoiceUpload, event: Event, document, match) -> IssuedInvoice:
+    """The invoice's row: new, or the one of an earlier upload that was set aside, taken up
+    again (its number is unique; the audit keeps where it was)."""
     facts = document.facts
-    invoice = IssuedInvoice(
-        event_id=event.id, number=document.number, red=facts.red,
+    values = dict(
+        event_id=event.id, red=facts.red,
         original_number=facts.original_number or "", issued_on=facts.issued_on,
         buyer_name=facts.buyer_name or "", buyer_tax_id=facts.buyer_tax_id or "",
         invoice_type=facts.invoice_type or "", total=facts.total, remark=facts.remark or "",
         source=facts.source, status="held" if match.outcome == "held" else "unmatched",
         proposed_request_id=match.request_id if match.outcome == "held" else None,
         differences=list(match.differences) + list(document.disagreements),
-        reason=match.reason, upload_id=upload.id, created_at=utcnow())
+        reason=match.reason, upload_id=upload.id, resolved_by="")
+    invoice = db.session.scalar(select(IssuedInvoice).where(
+        IssuedInvoice.number == document.number, IssuedInvoice.status.in_(SET_ASIDE))
+        .with_for_update())
+    if invoice is not None:
+        record_audit(actor=upload.uploaded_by, action="invoice.uploaded_again",
+                     object_type="issued_invoice", object_id=invoice.id, event_id=event.id,
+                     summary=f"发票 {invoice.number} 重新上传（原为{invoice.status_label}，"
+                             f"活动 {invoice.event_id}：{invoice.reason}）")
+        for name, value in values.items():
+            setattr(invoice, name, value)
+    else:
+        invoice = IssuedInvoice(number=document.number, created_at=utcnow(), **values)
+        db.session.add(invoice)
     for file in document.files:
         stored = store_file(file.data, file.kind, file.name, label="发票文件")
         setattr(invoice, f"{file.kind}_file_id", stored.id)
-    db.session.add(invoice)
     db.session.flush()
     return invoice
 
