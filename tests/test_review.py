@@ -605,3 +605,31 @@ def test_a_reviewer_scores_on_a_phone_and_the_admin_sees_it(app, setup, live_ser
         on_phone.screenshot(path=f"{shots}/board-375.png", full_page=True)
         on_phone.goto(live_server.url + setup.board + "/criteria")
         on_phone.screenshot(path=f"{shots}/criteria-375.png", full_page=True)
+
+
+# --- reviewers are told -------------------------------------------------------------------
+
+def test_each_reviewer_is_mailed_what_was_assigned_to_them_once(app, setup, smtp):
+    def run():
+        event = db.session.get(Event, setup.event)
+        assign_reviewers(event, [setup.first, setup.second], [setup.jia], actor="测试")
+        assign_reviewers(event, [setup.first], [setup.yi], actor="测试")
+        db.session.commit()
+        codes = {s.id: s.code for s in db.session.scalars(select(Submission))}
+        # the same pairs again: nobody is told twice
+        assign_reviewers(event, [setup.first, setup.second], [setup.jia, setup.yi], actor="测试")
+        db.session.commit()
+        return codes
+    codes = in_app(app, run)
+
+    mails = [m for m in smtp.messages if m["Subject"].strip().startswith("请评审")]
+    to_jia = [m for m in mails if m["To"] == "reviewer@example.cn"]
+    to_yi = [m for m in mails if m["To"] == "yi@example.cn"]
+    assert (len(to_jia), len(to_yi), len(mails)) == (1, 2, 3)
+    jia = smtp.body(to_jia[0])
+    assert to_jia[0]["Subject"].strip() == "请评审：2026 案例征集（2 份材料）"
+    assert codes[setup.first] in jia and codes[setup.second] in jia and "/admin/review" in jia
+    # 乙 got the first case, then (the second run's only new pair) the second one
+    first, second = sorted((smtp.body(m) for m in to_yi), key=lambda b: codes[setup.second] in b)
+    assert codes[setup.first] in first and codes[setup.second] not in first
+    assert codes[setup.second] in second and codes[setup.first] not in second

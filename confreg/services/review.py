@@ -161,7 +161,23 @@ def assign_reviewers(event: Event, submission_ids, reviewer_ids, *, actor: str) 
                          summary=f"分配评审：{submission.code}「{submission.title}」"
                                  f"→ {reviewer.name}（{reviewer.email}）")
     db.session.flush()
+    _tell_reviewers(event, result.created)
     return result
+
+
+def _tell_reviewers(event: Event, created: list[ReviewAssignment]) -> None:
+    """One mail per reviewer listing what was just assigned to them (nothing for a pair that
+    already existed), sent by the worker once the assignment commits."""
+    from ..notifications import queue_mail
+
+    by_reviewer: dict[int, list[ReviewAssignment]] = {}
+    for assignment in created:
+        by_reviewer.setdefault(assignment.reviewer_id, []).append(assignment)
+    for assignments in by_reviewer.values():
+        reviewer = assignments[0].reviewer
+        queue_mail("review_assigned", reviewer.email,
+                   context={"reviewer": reviewer, "event": event,
+                            "submissions": [a.submission for a in assignments]})
 
 
 def unassign(assignment: ReviewAssignment, *, actor: str) -> None:
