@@ -248,18 +248,21 @@ def test_reviewers_and_finance_cannot_open_the_booklet(event_id, staff_client, r
         assert response.status_code == 403, path
 
 
-def test_a_calls_booklet_groups_by_category_in_the_events_order(app):
+def test_a_calls_booklet_groups_by_category_in_the_events_order_then_by_pinyin(app):
     with app.app_context():
         event = make_event(kind="call", categories=[
             {"code": "1", "label": "分类一", "title": "体制机制创新"},
             {"code": "2", "label": "分类二", "title": "群众自治"},
         ])
-        add_material(event, "乙篇", docx_bytes(word_text(1)), "docx", category="2")
-        add_material(event, "甲篇", docx_bytes(word_text(1)), "docx", category="2")
+        for title in ("张家口市桥西区物业服务经验", "北京市朝阳区党建引领", "安康市汉滨区养老服务",
+                      "2026 年社区协商"):
+            add_material(event, title, docx_bytes(word_text(1)), "docx", category="2")
         add_material(event, "丙篇", docx_bytes(word_text(1)), "docx", category="1")
         entries = booklet_entries(event)
-        # Within a category by title in code-point order, i.e. radical-stroke (乙 before 甲).
-        assert [e.submission.title for e in entries] == ["丙篇", "乙篇", "甲篇"]
+        # Within a category by title in pinyin order (an < bei < zhang), as a dictionary
+        # orders them; code-point order would put 北 (U+5317) before 安 (U+5B89).
+        assert [e.submission.title for e in entries] == [
+            "丙篇", "2026 年社区协商", "安康市汉滨区养老服务", "北京市朝阳区党建引领", "张家口市桥西区物业服务经验"]
         assert entries[0].category_label == "分类一　体制机制创新"
         db.session.remove()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pypinyin import Style, lazy_pinyin
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -70,6 +71,14 @@ def _warnings(version: SubmissionVersion | None) -> list[str]:
     return warnings
 
 
+def pinyin_key(text: str) -> tuple[str, ...]:
+    """Order Chinese titles as a dictionary does: by pinyin, syllable by syllable, the tone
+    (1-4, 5 for the neutral one) deciding between equal spellings (安 an1 < 北 bei3 < 张 zhang1;
+    code-point order would put 北 first). Digits and Latin letters keep their own order."""
+    return tuple(syllable.lower() for syllable in lazy_pinyin(
+        text or "", style=Style.TONE3, neutral_tone_with_five=True))
+
+
 def booklet_entries(event: Event) -> list[BookletEntry]:
     """The event's selected, submitted materials in booklet order, with warnings."""
     submissions = db.session.scalars(
@@ -81,7 +90,7 @@ def booklet_entries(event: Event) -> list[BookletEntry]:
     order = {str(category.get("code", "")): position
              for position, category in enumerate(event.categories or [])}
     submissions = sorted(submissions, key=lambda s: (order.get(s.category, len(order)),
-                                                     s.title, s.id))
+                                                     pinyin_key(s.title), s.title, s.id))
     return [BookletEntry(submission=s, version=s.latest_version,
                          category_label=event.category_label(s.category) if s.category in order else "",
                          warnings=_warnings(s.latest_version))
