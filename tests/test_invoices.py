@@ -675,3 +675,19 @@ def test_asking_for_all_of_a_searched_list_asks_for_the_ones_shown(app, staff_cl
         assert request.buyer_name == "海东市乐都区碾伯镇社会工作服务站"
         assert state_of(db.session.get(type(request.event), event_id),
                         db.session.get(type(first), first_id)) == "ready"
+
+
+def test_a_new_address_while_a_change_waits_is_kept_when_the_change_is_accepted(app_ctx):
+    event = make_event()
+    registration, _ = paid(event)
+    (request,) = requested(event)
+    assert change(registration, invoice_title="东关大街街道办事处（财务科）") == "requested"
+    assert change(registration, invoice_title=BUYER,
+                  invoice_email="new-cw@dongguan.example.cn") == "changed"
+    pending = db.session.scalar(select(InvoiceChange).where(InvoiceChange.status == "pending"))
+    # the waiting change keeps its new title; accepting it keeps the new address too
+    invoices.decide_change(pending.id, True, "", actor=ACTOR)
+    db.session.commit()
+    db.session.refresh(registration)
+    assert (registration.invoice_title, registration.invoice_email) == (
+        "东关大街街道办事处（财务科）", "new-cw@dongguan.example.cn")

@@ -147,6 +147,9 @@ def change_details(registration: Registration, after: dict, *, now: datetime, ac
         for name, value in after.items():
             setattr(registration, name, value)
         registration.updated_at = now
+        waiting = pending_change(registration)
+        if waiting is not None:  # a change still to decide must not bring the old address back
+            waiting.after = {**waiting.after, **{name: after[name] for name in changes}}
         if "invoice_email" in changes and len([i for i in request.items if i.is_current]) == 1:
             request.email = (after["invoice_email"] or "").strip()
             invoice = _blue_invoice_of([request.id]).get(request.id)
