@@ -29,18 +29,11 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from timing import best_of  # bench/, the folder of this script
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_SECONDS = 2.0
 TARGET_RATIO = 3.0
-
-
-def best_of(times: int, work) -> float:
-    best = float("inf")
-    for _ in range(times):
-        start = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def read_only_baseline(data: bytes, kind: str) -> int:

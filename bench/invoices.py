@@ -27,17 +27,10 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from timing import best_of  # bench/, the folder of this script
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_SECONDS = 10.0
-
-
-def best_of(times: int, work) -> float:
-    best = float("inf")
-    for _ in range(times):
-        start = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def open_pdfs(pdfs: list[bytes]) -> int:
