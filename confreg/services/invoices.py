@@ -198,15 +198,21 @@ def change_details(registration: Registration, after: dict, *, now: datetime, ac
     return "changed"
 
 
+def _locked(model, row_id: int, missing: str, event_id_of) -> tuple:
+    """The row and its event, the event locked first and the row then read again FOR UPDATE
+    (every writer takes them in that order); ServiceError(missing) if there is no such row."""
+    row = db.session.get(model, row_id)
+    if row is None:
+        raise ServiceError(missing)
+    event = lock_event(event_id_of(row))
+    return db.session.get(model, row_id, populate_existing=True, with_for_update=True), event
+
+
 def decide_change(change_id: int, accept: bool, note: str, *, actor: str) -> InvoiceChange:
     """Finance accepts (the details change; an issued invoice goes to be reversed) or refuses
     (with a reason shown to the unit) a unit's change after the request."""
-    change = db.session.get(InvoiceChange, change_id)
-    if change is None:
-        raise ServiceError("没有这条修改申请。")
-    event = lock_event(change.registration.event_id)
-    change = db.session.get(InvoiceChange, change_id, populate_existing=True,
-                            with_for_update=True)
+    change, event = _locked(InvoiceChange, change_id, "没有这条修改申请。",
+                            lambda c: c.registration.event_id)
     if change.status != "pending":
         raise ServiceError("这条修改申请已处理过。")
     registration = db.session.get(Registration, change.registration_id, populate_existing=True,
@@ -560,12 +566,8 @@ def registration_undone(registration: Registration, reason: str, *, actor: str) 
 def record_reversal(request_id: int, red_number: str, *, actor: str,
                     red_file: FileStorage | None = None, issued_on: date | None = None) -> IssuedInvoice:
     """Finance records the red-letter invoice (红字发票) that reverses an issued invoice."""
-    request = db.session.get(InvoiceRequest, request_id)
-    if request is None:
-        raise ServiceError("没有这张发票申请。")
-    lock_event(request.event_id)
-    request = db.session.get(InvoiceRequest, request_id, populate_existing=True,
-                             with_for_update=True)
+    request, _event = _locked(InvoiceRequest, request_id, "没有这张发票申请。",
+                              lambda r: r.event_id)
     if request.status != "to_reverse":
         raise ServiceError("这张发票不在待红冲状态。")
     number = re.sub(r"\s", "", red_number or "")
@@ -820,12 +822,7 @@ def resolve_held(invoice_id: int, request_id: int | None, *, accept: bool, note:
                  actor: str) -> IssuedInvoice:
     """A person decides a held or unmatched invoice: attach it to a request (then it is
     delivered) or set it aside (退回) with a note."""
-    invoice = db.session.get(IssuedInvoice, invoice_id)
-    if invoice is None:
-        raise ServiceError("没有这张发票。")
-    lock_event(invoice.event_id)
-    invoice = db.session.get(IssuedInvoice, invoice_id, populate_existing=True,
-                             with_for_update=True)
+    invoice, _event = _locked(IssuedInvoice, invoice_id, "没有这张发票。", lambda i: i.event_id)
     if invoice.status not in ("held", "unmatched"):
         raise ServiceError("这张发票已处理过。")
     invoice.resolved_by = actor
