@@ -641,12 +641,9 @@ def upload_invoices(event: Event, storage: FileStorage | None, *, actor: str,
     return upload
 
 
-def _request_facts(event: Event) -> list:
-    requests = db.session.scalars(
-        select(InvoiceRequest).options(selectinload(InvoiceRequest.items)
-                                       .selectinload(InvoiceRequestItem.registration))
-        .where(InvoiceRequest.event_id == event.id,
-               InvoiceRequest.status.in_(OPEN_REQUEST_STATUSES))).all()
+def _request_facts(requests: list[InvoiceRequest]) -> list:
+    """What matching compares of the event's open requests."""
+    requests = [r for r in requests if r.status in OPEN_REQUEST_STATUSES]
     blue = _blue_invoice_of([r.id for r in requests])
     return [invoice_matching.RequestFacts(
         id=r.id, event_id=r.event_id,
@@ -676,11 +673,14 @@ def read_invoice_upload(upload: InvoiceUpload, progress: Progress) -> str:
     known = set(db.session.scalars(select(IssuedInvoice.number).where(
         IssuedInvoice.number.in_(numbers),
         IssuedInvoice.status.not_in(SET_ASIDE)))) if numbers else set()
-    matches = invoice_matching.match_documents(reading.documents, _request_facts(event),
-                                               known_numbers=frozenset(known))
     requests = {r.id: r for r in db.session.scalars(
-        select(InvoiceRequest).where(InvoiceRequest.event_id == event.id)
+        select(InvoiceRequest).options(selectinload(InvoiceRequest.items)
+                                       .selectinload(InvoiceRequestItem.registration))
+        .where(InvoiceRequest.event_id == event.id).order_by(InvoiceRequest.id)
         .with_for_update())}
+    matches = invoice_matching.match_documents(
+        reading.documents, _request_facts(list(requests.values())),
+        known_numbers=frozenset(known))
     results, counts = [], Counter()
     for document, match in zip(reading.documents, matches):
         message = match.reason
