@@ -611,6 +611,7 @@ def test_people_added_after_the_request_withdraw_it_and_after_delivery_reverse_i
     add_attendee(other)
     db.session.refresh(delivered_request)
     assert delivered_request.status == "to_reverse"
+    db.session.commit()  # the change's mail is still to send: the worker needs the write lock
 
 
 def test_an_unverified_member_price_is_not_ready_to_invoice(app_ctx):
